@@ -1,0 +1,3 @@
+from entra_bootstrap.cli import main
+
+main()

@@ -1,0 +1,164 @@
+"""The emulated world: one tenant, one subscription, everything JSON-serialisable.
+
+``World.data`` is a plain dict (so ``/_emulator/state`` and ``--state FILE`` are a ``json.dumps``):
+
+    tenant_id, subscription_id
+    secrets:  {client_id: client_secret}              seeded operator and reader credentials
+    graph:
+      applications:           {object_id: application JSON, Graph v1.0 shape}
+      servicePrincipals:      {object_id: servicePrincipal JSON (appRoles, oauth2PermissionScopes)}
+      federatedIdentityCredentials: {application object_id: [FIC JSON, ...]}
+      owners:                 {application or SP object_id: [directory object id, ...]}
+      appRoleAssignments:     {id: appRoleAssignment JSON}
+      oauth2PermissionGrants: {id: oAuth2PermissionGrant JSON}
+    arm:
+      resource_groups:  {lowercased name: resource group JSON}
+      resources:        {lowercased resource id: resource JSON (id, name, type, location, tags,
+                         identity, properties)}
+      role_assignments: [{"principalId", "roleDefinitionName", "scope"}]
+
+Replication lag (``lag``) is run-time only and never persisted: see ``mark_new`` / ``lagging``.
+Seeding lives in ``seed.py``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+MANAGED_IDENTITY_APP_TYPE = "ManagedIdentity"
+
+
+@dataclass
+class Faults:
+    """Run-time knobs, changed by CLI flags and ``POST /_emulator/faults``."""
+
+    latency_ms: int = 0
+    replication_lag: int = 0
+    fault_rate: float = 0.0
+    fault_seed: int | None = None
+    drop_response_after_write: int | None = None
+
+
+@dataclass
+class World:
+    data: dict
+    base_url: str = ""                         # https://127.0.0.1:PORT
+    faults: Faults = field(default_factory=Faults)
+    lag: dict[str, int] = field(default_factory=dict)
+    state_file: Path | None = None
+
+    # --- endpoints of this emulator -------------------------------------------------------
+    @property
+    def authority(self) -> str:
+        return self.base_url
+
+    @property
+    def graph_url(self) -> str:
+        """Graph base URL, shaped like https://graph.microsoft.com (no /v1.0)."""
+        return self.base_url + "/graph"
+
+    @property
+    def arm_url(self) -> str:
+        """ARM base URL, shaped like https://management.azure.com."""
+        return self.base_url + "/arm"
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.authority}/{self.tenant_id}/v2.0"
+
+    @property
+    def tenant_id(self) -> str:
+        return self.data["tenant_id"]
+
+    @property
+    def subscription_id(self) -> str:
+        return self.data["subscription_id"]
+
+    @property
+    def graph(self) -> dict:
+        return self.data["graph"]
+
+    @property
+    def arm(self) -> dict:
+        return self.data["arm"]
+
+    # --- replication lag (FACTS.md "Replication delay") -----------------------------------
+    def mark_new(self, *keys: str) -> None:
+        """A just-created object: invisible to the next ``replication_lag`` reads or references."""
+        n = self.faults.replication_lag
+        if n > 0:
+            for key in keys:
+                if key:
+                    self.lag[key.lower()] = n
+
+    def lagging(self, key: str) -> bool:
+        """True (and one read used up) while ``key`` has not replicated yet. Deterministic by count."""
+        k = (key or "").lower()
+        left = self.lag.get(k, 0)
+        if left <= 0:
+            return False
+        if left == 1:
+            del self.lag[k]
+        else:
+            self.lag[k] = left - 1
+        return True
+
+    # --- directory helpers shared by Graph, ARM and tokens --------------------------------
+    def service_principal_by_app_id(self, app_id: str) -> dict | None:
+        for sp in self.graph["servicePrincipals"].values():
+            if sp["appId"].lower() == (app_id or "").lower():
+                return sp
+        return None
+
+    def application_by_app_id(self, app_id: str) -> dict | None:
+        for app in self.graph["applications"].values():
+            if app["appId"].lower() == (app_id or "").lower():
+                return app
+        return None
+
+    def add_managed_identity_sp(self, principal_id: str, client_id: str, name: str,
+                                resource_id: str) -> dict:
+        """Azure creates a servicePrincipal (type ManagedIdentity) for every managed identity."""
+        sp = {
+            "id": principal_id,
+            "appId": client_id,
+            "displayName": name,
+            "servicePrincipalType": MANAGED_IDENTITY_APP_TYPE,
+            "alternativeNames": ["isExplicit=" + ("True" if "userassignedidentities" in
+                                                   resource_id.lower() else "False"), resource_id],
+            "accountEnabled": True,
+            "appRoles": [],
+            "oauth2PermissionScopes": [],
+            "servicePrincipalNames": [client_id],
+            "tags": [],
+        }
+        self.graph["servicePrincipals"][principal_id] = sp
+        return sp
+
+    def remove_managed_identity_sp(self, principal_id: str) -> None:
+        self.graph["servicePrincipals"].pop(principal_id, None)
+
+    # --- persistence ----------------------------------------------------------------------
+    def dump(self) -> str:
+        return json.dumps(self.data, indent=1, sort_keys=True)
+
+    def save(self) -> None:
+        if self.state_file is None:
+            return
+        tmp = self.state_file.with_suffix(self.state_file.suffix + ".tmp")
+        tmp.write_text(self.dump())
+        os.replace(tmp, self.state_file)
+
+    def reset(self, seeded: dict) -> None:
+        self.data = copy.deepcopy(seeded)
+        self.lag.clear()
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
