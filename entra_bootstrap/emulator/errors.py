@@ -20,6 +20,11 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def _aad_now() -> str:
+    # NOTE: Entra writes "2023-02-20 07:21:29Z" (space, Z) in error_description and timestamp.
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
 class ApiError(Exception):
     """An error answered on the wire. ``flavor`` picks the body shape: graph, arm or aad."""
 
@@ -41,9 +46,9 @@ class ApiError(Exception):
             return {
                 "error": self.code,
                 "error_description": f"{self.message}\r\nTrace ID: {trace}\r\n"
-                                     f"Correlation ID: {uuid.uuid4()}\r\nTimestamp: {_now()}Z",
+                                     f"Correlation ID: {uuid.uuid4()}\r\nTimestamp: {_aad_now()}",
                 "error_codes": self.aad_codes,
-                "timestamp": _now() + "Z",
+                "timestamp": _aad_now(),
                 "trace_id": trace,
                 "correlation_id": str(uuid.uuid4()),
                 "error_uri": "https://login.microsoftonline.com/error?code="
