@@ -80,3 +80,103 @@ def test_faults_subset_changes_only_those(emu):
     assert emu.control("GET", "/_emulator/faults") == {
         "latency_ms": 0, "replication_lag": 2, "fault_rate": 0.0, "fault_seed": None,
         "drop_response_after_write": None}
+
+
+# --- faults ------------------------------------------------------------------------------------
+
+def _statuses(emu, n):
+    return [_get(emu, f"/graph/v1.0/probe{i}")[0] for i in range(n)]
+
+
+def test_fault_rate_is_deterministic_by_seed_with_retry_after(emu):
+    emu.faults(fault_rate=0.5, fault_seed=7)
+    first = _statuses(emu, 30)
+    emu.faults(fault_seed=7)
+    assert _statuses(emu, 30) == first
+    assert {429, 503} <= set(first) and 501 in first      # 501: the probe route is not emulated
+    status, headers, body = next(r for r in (_get(emu, f"/arm/probe{i}") for i in range(50))
+                                 if r[0] == 429)
+    assert headers["Retry-After"] == "1"
+    assert json.loads(body)["error"]["code"] == "TooManyRequests"   # ARM shape: no innerError
+    assert "innerError" not in json.loads(body)["error"]
+
+
+def test_fault_rate_spares_token_and_control_requests(emu):
+    emu.faults(fault_rate=1.0, fault_seed=1)
+    status, _, _ = _get(emu, f"/{emu.env['AZURE_TENANT_ID']}/v2.0/.well-known/openid-configuration")
+    assert status == 200
+    assert set(_statuses(emu, 5)) <= {429, 503}
+
+
+def test_latency_delays_every_response(emu):
+    import time
+
+    emu.faults(latency_ms=250)
+    start = time.perf_counter()
+    _get(emu, f"/{emu.env['AZURE_TENANT_ID']}/v2.0/.well-known/openid-configuration")
+    assert time.perf_counter() - start >= 0.25
+    emu.faults(latency_ms=0)
+    start = time.perf_counter()
+    _get(emu, f"/{emu.env['AZURE_TENANT_ID']}/v2.0/.well-known/openid-configuration")
+    assert time.perf_counter() - start < 0.25
+
+
+def test_msgraph_style_retry_sees_the_throttle(emu):
+    """azure-core honours Retry-After and retries; with retries off the SDK error carries 429/503."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.core.pipeline.transport import RequestsTransport
+    from azure.core import PipelineClient
+    from azure.core.pipeline.policies import RetryPolicy
+    from azure.core.rest import HttpRequest
+
+    emu.faults(fault_rate=1.0, fault_seed=3)
+    client = PipelineClient(emu.url, policies=[RetryPolicy(retry_total=0)],
+                            transport=RequestsTransport(connection_verify=emu.ca))
+    response = client.send_request(HttpRequest("GET", emu.url + "/graph/v1.0/applications"))
+    assert response.status_code in (429, 503) and response.headers["Retry-After"] == "1"
+    with pytest.raises(HttpResponseError):
+        response.raise_for_status()
+
+
+# --- --state persistence -------------------------------------------------------------------------
+
+def test_state_file_carries_state_and_secrets_across_restarts(tmp_path):
+    from conftest import start_emulator, stop_emulator
+
+    state_file = tmp_path / "state.json"
+    first = start_emulator(tmp_path / "one", "--state", str(state_file))
+    try:
+        state = first.state()
+        state["graph"]["applications"]["marker"] = {"id": "marker", "appId": "marker-app",
+                                                    "displayName": "kept"}
+        first.control("PUT", "/_emulator/state", state)
+    finally:
+        stop_emulator(first)
+    assert json.loads(state_file.read_text())["graph"]["applications"]["marker"]["displayName"] == "kept"
+    second = start_emulator(tmp_path / "two", "--state", str(state_file))
+    try:
+        assert second.state()["graph"]["applications"]["marker"]["displayName"] == "kept"
+        assert second.env["AZURE_CLIENT_SECRET"] == first.env["AZURE_CLIENT_SECRET"]
+        assert second.env["EMULATOR_READER_CLIENT_SECRET"] == first.env["EMULATOR_READER_CLIENT_SECRET"]
+        second.reset()
+        after = second.state()
+        assert "marker" not in after["graph"]["applications"]
+        assert after["secrets"][second.env["AZURE_CLIENT_ID"]] == first.env["AZURE_CLIENT_SECRET"]
+    finally:
+        stop_emulator(second)
+
+
+@pytest.mark.parametrize("content, needle", [("{broken", "is not valid JSON"),
+                                             ('{"x": 1}', "is not an emulator state")])
+def test_unusable_state_file_is_a_clear_error(tmp_path, content, needle):
+    import subprocess
+    import sys
+
+    state_file = tmp_path / "state.json"
+    state_file.write_text(content)
+    proc = subprocess.run([sys.executable, "-m", "entra_bootstrap", "emulator", "--port", "0",
+                           "--data-dir", str(tmp_path / "d"), "--state", str(state_file)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert needle in proc.stderr and str(state_file) in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -220,3 +220,334 @@ def test_client_secret_basic_is_accepted(emu):
 def test_secret_is_never_logged(emu):
     _cred(emu).get_token("https://graph.microsoft.com/.default")
     assert emu.env["AZURE_CLIENT_SECRET"] not in json.dumps(emu.requests())
+
+
+# --- the managed identity endpoint (IMDS style) ---------------------------------------------------
+# Identities are attached by editing state (PUT /_emulator/state) so these tests do not depend on
+# the ARM routes; tests/test_emulator_exchange.py attaches them through the ARM SDKs.
+
+RG = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/myResourceGroup"
+VM = RG + "/providers/Microsoft.Compute/virtualMachines/myVM"
+CG = RG + "/providers/Microsoft.ContainerInstance/containerGroups/myContainerGroup"
+SYSTEM_PRINCIPAL = "5a5a5a5a-0000-4000-8000-000000000001"
+SYSTEM_CLIENT = "5a5a5a5a-0000-4000-8000-0000000000c1"
+
+
+def _uai_id(name):
+    return f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
+
+
+def _uai(n):
+    return {"principalId": f"6b6b6b6b-0000-4000-8000-00000000000{n}",
+            "clientId": f"6b6b6b6b-0000-4000-8000-0000000000c{n}"}
+
+
+def _mi_sp(principal_id, client_id, name, resource_id):
+    return {"id": principal_id, "appId": client_id, "displayName": name,
+            "servicePrincipalType": "ManagedIdentity", "accountEnabled": True, "appRoles": [],
+            "oauth2PermissionScopes": [], "servicePrincipalNames": [client_id, resource_id],
+            "tags": []}
+
+
+def _attach(emu, target=VM, *, system=False, users=(), graph_roles=()):
+    """Give ``target`` a system-assigned identity and/or user-assigned identities uai1, uai2, ..."""
+    state = emu.state()
+    graph, resources = state["graph"], state["arm"]["resources"]
+    identity = {"type": "None"}
+    kinds = []
+    if system:
+        kinds.append("SystemAssigned")
+        identity.update(principalId=SYSTEM_PRINCIPAL, tenantId=state["tenant_id"])
+        graph["servicePrincipals"][SYSTEM_PRINCIPAL] = _mi_sp(SYSTEM_PRINCIPAL, SYSTEM_CLIENT,
+                                                              target.rsplit("/", 1)[1], target)
+    if users:
+        kinds.append("UserAssigned")
+        identity["userAssignedIdentities"] = {}
+        for n in users:
+            rid, ids = _uai_id(f"uai{n}"), _uai(n)
+            resources[rid.lower()] = {
+                "id": rid, "name": f"uai{n}", "location": "eastus", "tags": {},
+                "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+                "properties": {**ids, "tenantId": state["tenant_id"]}}
+            graph["servicePrincipals"][ids["principalId"]] = _mi_sp(ids["principalId"],
+                                                                    ids["clientId"], f"uai{n}", rid)
+            identity["userAssignedIdentities"][rid] = ids
+    if kinds:
+        identity["type"] = ", ".join(kinds)
+    resources[target.lower()]["identity"] = identity
+    graph_sp = next(sp for sp in graph["servicePrincipals"].values()
+                    if sp["appId"] == "00000003-0000-0000-c000-000000000000")
+    role_ids = {r["value"]: r["id"] for r in graph_sp["appRoles"]}
+    for i, (principal, role) in enumerate(graph_roles):
+        aid = f"7c7c7c7c-0000-4000-8000-{i:012d}"
+        graph["appRoleAssignments"][aid] = {"id": aid, "principalId": principal,
+                                            "resourceId": graph_sp["id"],
+                                            "appRoleId": role_ids[role]}
+    emu.control("PUT", "/_emulator/state", state)
+
+
+def _imds(emu, target=VM, headers=None, **params):
+    query = urllib.parse.urlencode({"api-version": "2018-02-01", **params})
+    return _raw(emu, "GET", f"/imds{target}/metadata/identity/oauth2/token?{query}",
+                headers={"Metadata": "true"} if headers is None else headers)
+
+
+def test_managed_identity_credential_gets_the_system_assigned_identity(emu):
+    from azure.identity import ManagedIdentityCredential
+
+    _attach(emu, system=True, graph_roles=[(SYSTEM_PRINCIPAL, "User.Read.All")])
+    assert emu.env["AZURE_POD_IDENTITY_AUTHORITY_HOST"] == f"{emu.url}/imds{VM}"
+    cred = ManagedIdentityCredential(connection_verify=emu.ca)
+    claims = _claims(cred.get_token(emu.env["ENTRA_BOOTSTRAP_GRAPH_ENDPOINT"] + "/.default").token)
+    assert claims["oid"] == claims["sub"] == SYSTEM_PRINCIPAL
+    assert claims["appid"] == SYSTEM_CLIENT
+    assert claims["iss"] == f"{emu.url}/{emu.env['AZURE_TENANT_ID']}/v2.0"
+    assert claims["roles"] == ["User.Read.All"]
+    assert claims["xms_mirid"] == VM
+
+
+def test_user_assigned_identity_by_client_id_for_token_exchange_audience(emu):
+    from azure.identity import ManagedIdentityCredential
+
+    _attach(emu, system=True, users=(1, 2))
+    cred = ManagedIdentityCredential(client_id=_uai(2)["clientId"], connection_verify=emu.ca)
+    claims = _claims(cred.get_token("api://AzureADTokenExchange/.default").token)
+    assert claims["aud"] == "api://AzureADTokenExchange"
+    assert claims["sub"] == claims["oid"] == _uai(2)["principalId"]
+    assert claims["appid"] == _uai(2)["clientId"]
+    assert claims["xms_mirid"] == _uai_id("uai2")
+
+
+def test_imds_answer_shape_and_selectors(emu):
+    _attach(emu, users=(1, 2))
+    for params in ({"client_id": _uai(1)["clientId"]}, {"object_id": _uai(1)["principalId"]},
+                   {"msi_res_id": _uai_id("uai1").lower()}):
+        status, body = _imds(emu, resource="https://management.azure.com/", **params)
+        assert status == 200, body
+        assert set(body) >= {"access_token", "expires_in", "expires_on", "not_before", "resource",
+                             "token_type", "client_id"}
+        assert all(isinstance(body[k], str) for k in ("expires_in", "expires_on", "not_before"))
+        assert body["resource"] == "https://management.azure.com/"
+        assert _claims(body["access_token"])["oid"] == _uai(1)["principalId"]
+
+
+@pytest.mark.parametrize("setup, params, message", [
+    ({}, {}, "Identity not found"),
+    ({"system": True}, {"client_id": _uai(1)["clientId"]}, "Identity not found"),
+    ({"users": (1,)}, {"client_id": "00000000-0000-0000-0000-0000000000ff"}, "Identity not found"),
+    ({"users": (1, 2)}, {}, "Multiple user assigned identities exist, please specify the clientId "
+                            "/ resourceId of the identity in the token request"),
+])
+def test_imds_refuses_identities_not_attached(emu, setup, params, message):
+    _attach(emu, **setup)
+    status, body = _imds(emu, resource="https://management.azure.com/", **params)
+    assert status == 400 and body == {"error": "invalid_request", "error_description": message}
+
+
+def test_imds_single_user_assigned_is_the_default(emu):
+    _attach(emu, users=(1,))
+    status, body = _imds(emu, resource="https://management.azure.com/")
+    assert status == 200 and _claims(body["access_token"])["oid"] == _uai(1)["principalId"]
+
+
+def test_managed_identity_credential_reports_identity_not_found(emu):
+    from azure.identity import CredentialUnavailableError, ManagedIdentityCredential
+
+    _attach(emu, system=True)
+    cred = ManagedIdentityCredential(client_id="00000000-0000-0000-0000-0000000000ff",
+                                     connection_verify=emu.ca)
+    with pytest.raises(CredentialUnavailableError, match="Identity not found"):
+        cred.get_token("https://management.azure.com/.default")
+
+
+def test_imds_wire_refusals(emu):
+    _attach(emu, system=True)
+    status, body = _imds(emu, headers={}, resource="https://management.azure.com/")
+    assert status == 400 and body == {"error": "invalid_request",
+                                      "error_description": "Required metadata header not specified"}
+    status, body = _imds(emu)
+    assert status == 400 and body["error_description"] == "Required query variable 'resource' is missing"
+    status, body = _imds(emu, resource="https://vault.azure.net")
+    assert status == 400 and body["error"] == "invalid_resource"
+    assert body["error_description"].startswith("AADSTS500011: The resource principal named "
+                                                "https://vault.azure.net was not found")
+    status, body = _imds(emu, target=RG + "/providers/Microsoft.Compute/virtualMachines/noSuchVM",
+                         resource="https://management.azure.com/")
+    assert status == 400 and "noSuchVM" in body["error_description"]
+    status, body = _imds(emu, target=_uai_id("uai9"), resource="https://management.azure.com/")
+    assert status == 400 and body["error"] == "invalid_request"
+
+
+def test_aio_managed_identity_credential_on_a_container_group(emu, monkeypatch):
+    from azure.identity.aio import ManagedIdentityCredential
+
+    _attach(emu, target=CG, users=(3,))
+    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", f"{emu.url}/imds{CG}")
+
+    async def main():
+        async with ManagedIdentityCredential(client_id=_uai(3)["clientId"],
+                                             connection_verify=emu.ca) as cred:
+            return (await cred.get_token("api://AzureADTokenExchange/.default")).token
+
+    assert _claims(asyncio.run(main()))["oid"] == _uai(3)["principalId"]
+
+
+def test_app_service_style_endpoint(emu, monkeypatch):
+    from azure.identity import ManagedIdentityCredential
+
+    _attach(emu, users=(1,))
+    monkeypatch.delenv("AZURE_POD_IDENTITY_AUTHORITY_HOST")
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"{emu.url}/imds{VM}/metadata/identity/oauth2/token")
+    monkeypatch.setenv("IDENTITY_HEADER", "any-value")
+    cred = ManagedIdentityCredential(client_id=_uai(1)["clientId"], connection_verify=emu.ca)
+    token = cred.get_token("https://management.azure.com/.default")
+    assert _claims(token.token)["oid"] == _uai(1)["principalId"] and token.expires_on > time.time()
+    assert emu.requests()[-1]["path"].count("api-version=2019-08-01") == 1
+
+
+def test_mi_cannot_use_the_token_endpoint_for_exchange_audience_with_a_secret(emu):
+    path = f"/{emu.env['AZURE_TENANT_ID']}/oauth2/v2.0/token"
+    status, body = _raw(emu, "POST", path,
+                        form=_token_form(emu, scope="api://AzureADTokenExchange/.default"))
+    assert status == 400 and body["error_codes"] == [500011]
+
+
+# --- client assertion: a managed identity token exchanged through a federated credential --------
+
+APP = {"id": "8d8d8d8d-0000-4000-8000-0000000000a1", "appId": "8d8d8d8d-0000-4000-8000-000000000001",
+       "spId": "8d8d8d8d-0000-4000-8000-0000000000b1"}
+
+
+def _app_with_fic(emu, *, subject=None, issuer=None, audience="api://AzureADTokenExchange",
+                  roles=("Application.Read.All",), fic=True, sp=True):
+    """An app (+ SP, + consented Graph roles) whose FIC trusts user-assigned identity uai1 on myVM."""
+    _attach(emu, users=(1,))
+    state = emu.state()
+    graph = state["graph"]
+    graph["applications"][APP["id"]] = {"id": APP["id"], "appId": APP["appId"],
+                                        "displayName": "exchange-target", "identifierUris": [],
+                                        "requiredResourceAccess": []}
+    if sp:
+        graph["servicePrincipals"][APP["spId"]] = {"id": APP["spId"], "appId": APP["appId"],
+                                                   "displayName": "exchange-target",
+                                                   "servicePrincipalType": "Application",
+                                                   "appRoles": [], "oauth2PermissionScopes": []}
+    if fic:
+        graph["federatedIdentityCredentials"][APP["id"]] = [{
+            "id": "9e9e9e9e-0000-4000-8000-000000000001", "name": "myvm-uai1",
+            "issuer": issuer or f"{emu.url}/{state['tenant_id']}/v2.0",
+            "subject": subject or _uai(1)["principalId"], "audiences": [audience]}]
+    emu.control("PUT", "/_emulator/state", state)
+    if roles:
+        _grant(emu, APP["spId"], roles)
+
+
+def _grant(emu, principal, roles):
+    state = emu.state()
+    graph = state["graph"]
+    graph_sp = next(sp for sp in graph["servicePrincipals"].values()
+                    if sp["appId"] == "00000003-0000-0000-c000-000000000000")
+    ids = {r["value"]: r["id"] for r in graph_sp["appRoles"]}
+    for i, role in enumerate(roles):
+        aid = f"7d7d7d7d-0000-4000-8000-{i:012d}"
+        graph["appRoleAssignments"][aid] = {"id": aid, "principalId": principal,
+                                            "resourceId": graph_sp["id"], "appRoleId": ids[role]}
+    emu.control("PUT", "/_emulator/state", state)
+
+
+def _mi_assertion(emu):
+    from azure.identity import ManagedIdentityCredential
+
+    mi = ManagedIdentityCredential(client_id=_uai(1)["clientId"], connection_verify=emu.ca)
+    return mi.get_token("api://AzureADTokenExchange/.default").token
+
+
+def _exchange(emu, assertion, client_id=APP["appId"]):
+    from azure.identity import ClientAssertionCredential
+
+    cred = ClientAssertionCredential(emu.env["AZURE_TENANT_ID"], client_id, lambda: assertion,
+                                     authority=emu.url, disable_instance_discovery=True,
+                                     connection_verify=emu.ca)
+    return cred.get_token(emu.env["ENTRA_BOOTSTRAP_GRAPH_ENDPOINT"] + "/.default").token
+
+
+def test_exchange_with_matching_fic_carries_the_apps_roles(emu):
+    _app_with_fic(emu, roles=("Application.Read.All", "User.Read.All"))
+    claims = _claims(_exchange(emu, _mi_assertion(emu)))
+    assert claims["appid"] == APP["appId"] and claims["oid"] == APP["spId"]
+    assert claims["roles"] == ["Application.Read.All", "User.Read.All"]
+    assert claims["aud"] == emu.env["ENTRA_BOOTSTRAP_GRAPH_ENDPOINT"]
+
+
+@pytest.mark.parametrize("kw, code, text", [
+    ({"fic": False}, 700211, "No matching federated identity record found for presented assertion issuer"),
+    ({"issuer": "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0"},
+     700211, "No matching federated identity record found for presented assertion issuer"),
+    ({"subject": _uai(2)["principalId"]}, 700213,
+     "No matching federated identity record found for presented assertion subject"),
+    ({"subject": _uai(1)["principalId"].upper()}, 7002138,
+     "The subject matches with case-insensitive comparison, but not with case-sensitive comparison"),
+    ({"audience": "api://AzureADTokenExchangeUSGov"}, 700212,
+     "No matching federated identity record found for presented assertion audience"),
+])
+def test_exchange_without_matching_fic_is_refused(emu, kw, code, text):
+    from azure.core.exceptions import ClientAuthenticationError
+
+    _app_with_fic(emu, **kw)
+    assertion = _mi_assertion(emu)
+    with pytest.raises(ClientAuthenticationError, match=f"AADSTS{code}: .*{text}"):
+        _exchange(emu, assertion)
+    status, body = _raw(emu, "POST", f"/{emu.env['AZURE_TENANT_ID']}/oauth2/v2.0/token", form={
+        "grant_type": "client_credentials", "client_id": APP["appId"],
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion, "scope": "https://graph.microsoft.com/.default"})
+    assert status == 401 and body["error"] == "invalid_client" and body["error_codes"] == [code]
+
+
+def test_exchange_refuses_a_forged_assertion(emu):
+    from azure.core.exceptions import ClientAuthenticationError
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    _app_with_fic(emu)
+    real = _claims(_mi_assertion(emu))
+    forged = jwt.encode(real, rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                        algorithm="RS256")
+    with pytest.raises(ClientAuthenticationError, match="AADSTS700027"):
+        _exchange(emu, forged)
+    with pytest.raises(ClientAuthenticationError, match="AADSTS50027"):
+        _exchange(emu, "not-a-jwt")
+
+
+def test_exchange_for_unknown_app_or_app_without_sp(emu):
+    from azure.core.exceptions import ClientAuthenticationError
+
+    _app_with_fic(emu, sp=False, roles=())
+    assertion = _mi_assertion(emu)
+    with pytest.raises(ClientAuthenticationError, match="AADSTS7000229"):
+        _exchange(emu, assertion)
+    with pytest.raises(ClientAuthenticationError, match="AADSTS700016"):
+        _exchange(emu, assertion, client_id="99999999-0000-0000-0000-000000000000")
+
+
+def test_exchange_for_another_app_of_the_tenant_by_identifier_uri(emu):
+    """An app's own API as the resource: roles assigned on its SP, by appId or identifierUri."""
+    _app_with_fic(emu, roles=())
+    state = emu.state()
+    api_sp = state["graph"]["servicePrincipals"][emu.state()["seed"]["reader"]["spId"]]
+    api_sp["appRoles"] = [{"id": "0f0f0f0f-0000-4000-8000-000000000001", "value": "Jobs.Run",
+                           "allowedMemberTypes": ["Application"], "isEnabled": True}]
+    reader_app = state["graph"]["applications"][state["seed"]["reader"]["appObjectId"]]
+    reader_app["identifierUris"] = ["api://reader-api"]
+    state["graph"]["appRoleAssignments"]["0e0e0e0e-0000-4000-8000-000000000001"] = {
+        "id": "0e0e0e0e-0000-4000-8000-000000000001", "principalId": APP["spId"],
+        "resourceId": api_sp["id"], "appRoleId": "0f0f0f0f-0000-4000-8000-000000000001"}
+    emu.control("PUT", "/_emulator/state", state)
+    from azure.identity import ClientAssertionCredential
+
+    assertion = _mi_assertion(emu)
+    cred = ClientAssertionCredential(emu.env["AZURE_TENANT_ID"], APP["appId"], lambda: assertion,
+                                     authority=emu.url, disable_instance_discovery=True,
+                                     connection_verify=emu.ca)
+    for resource in ("api://reader-api", state["seed"]["reader"]["appId"]):
+        claims = _claims(cred.get_token(resource + "/.default").token)
+        assert claims["aud"] == resource and claims["roles"] == ["Jobs.Run"]

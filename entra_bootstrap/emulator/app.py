@@ -2,7 +2,8 @@
 
 Order of the middlewares, outermost first:
   1. request log  — every non-control request is logged as {"method", "path", "status"}
-  2. faults       — ``latency_ms`` delay; ``fault_rate`` answers 429 (Retry-After) or 503
+  2. faults       — ``latency_ms`` delays every response; ``fault_rate`` answers that share of
+                    Graph/ARM requests 429 or 503 (both with Retry-After), chosen by the seeded RNG
   3. errors       — ``ApiError`` becomes Azure's wire shape; anything unexpected a 500
   4. writes       — counts successful writes (POST/PUT/PATCH/DELETE on Graph and ARM) and, on
                     the ``drop_response_after_write``-th, applies it then closes the connection
@@ -70,8 +71,11 @@ async def fault_middleware(request: web.Request, handler):
     faults = world_of(request).faults
     if faults.latency_ms:
         await asyncio.sleep(faults.latency_ms / 1000)
-    if faults.fault_rate and request.app[RNG].random() < faults.fault_rate:
-        flavor = flavor_of(request.path)
+    flavor = flavor_of(request.path)
+    # Only Graph and ARM requests draw from the RNG, so token requests never shift which API
+    # request a given --fault-seed hits.
+    if (faults.fault_rate and flavor in ("graph", "arm")
+            and request.app[RNG].random() < faults.fault_rate):
         throttle = request.app[RNG].random() < 0.5
         if throttle:
             err = (arm_error if flavor == "arm" else graph_error)(
@@ -112,7 +116,10 @@ async def write_middleware(request: web.Request, handler):
     world.save()
     drop_at = world.faults.drop_response_after_write
     if drop_at is not None and counter["count"] >= drop_at:
-        # The write is applied; the client never hears about it. One-shot.
+        # The write is applied and saved; the client never hears about it. One-shot; the count
+        # restarts whenever the knob is set (control.py). Aborting the transport closes the TCP
+        # connection at once (the client sees a connection reset / "closed without response");
+        # CancelledError stops aiohttp from writing the response and leaves the log status null.
         world.faults.drop_response_after_write = None
         if request.transport is not None:
             request.transport.abort()

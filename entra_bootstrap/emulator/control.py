@@ -5,6 +5,8 @@
                                   for a response dropped by ``drop_response_after_write``
   POST /_emulator/requests/clear  empty the log
   GET  /_emulator/state           all state as JSON (what ``--state FILE`` holds)
+  PUT  /_emulator/state           replace all state with the body (a dump from GET, edited): sets
+                                  up a scenario in one call; replication lag is forgotten
   POST /_emulator/reset           restore the seeded world (same ids and secrets), forget lag
   GET  /_emulator/faults          the current knobs
   POST /_emulator/faults          any subset of {"latency_ms", "replication_lag", "fault_rate",
@@ -69,6 +71,24 @@ def add_routes(app: web.Application, seeded: dict) -> None:
     async def get_state(request: web.Request) -> web.Response:
         return web.Response(text=world_of(request).dump(), content_type="application/json")
 
+    async def put_state(request: web.Request) -> web.Response:
+        from .server import REQUIRED_STATE_KEYS
+
+        try:
+            body = json.loads(await request.text() or "null")
+        except json.JSONDecodeError as exc:
+            return _bad(f"The body is not JSON ({exc.msg}). Send a state as GET /_emulator/state "
+                        "returns it.")
+        missing = [k for k in REQUIRED_STATE_KEYS if not isinstance(body, dict) or k not in body]
+        if missing:
+            return _bad(f"The body is not an emulator state (missing {', '.join(missing)}). Send a "
+                        "state as GET /_emulator/state returns it.")
+        world = world_of(request)
+        world.data = body
+        world.lag.clear()
+        world.save()
+        return json_response({"replaced": True})
+
     async def reset(request: web.Request) -> web.Response:
         world = world_of(request)
         world.reset(seeded)
@@ -108,6 +128,7 @@ def add_routes(app: web.Application, seeded: dict) -> None:
     r.add_get(PREFIX + "/requests", get_requests)
     r.add_post(PREFIX + "/requests/clear", clear_requests)
     r.add_get(PREFIX + "/state", get_state)
+    r.add_put(PREFIX + "/state", put_state)
     r.add_post(PREFIX + "/reset", reset)
     r.add_get(PREFIX + "/faults", get_faults)
     r.add_post(PREFIX + "/faults", set_faults)

@@ -75,6 +75,29 @@ def _make_ca_and_cert(data_dir: Path) -> tuple[Path, Path, Path]:
     return ca_path, cert_path, key_path
 
 
+class StateFileError(Exception):
+    """A --state file that cannot be used; the message names the file, the problem and the fix."""
+
+
+REQUIRED_STATE_KEYS = ("tenant_id", "subscription_id", "seed", "secrets", "graph", "arm")
+
+
+def load_state(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StateFileError(f"cannot read the state file {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise StateFileError(f"the state file {path} is not valid JSON (line {exc.lineno}: "
+                             f"{exc.msg}); fix it, or remove it to start from the seeded world") from None
+    missing = [k for k in REQUIRED_STATE_KEYS if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise StateFileError(f"the state file {path} is not an emulator state (missing "
+                             f"{', '.join(missing)}); point --state at a file the emulator wrote, "
+                             "or at a new path")
+    return data
+
+
 def client_env(world: World, ca_path: Path) -> dict[str, str]:
     """Everything a client needs, as written to env.sh / env.json."""
     from .seed import DEFAULT_CALLER, OPERATOR, READER
@@ -123,7 +146,18 @@ async def serve(port: int, data_dir: Path, state_file: Path | None, faults: Faul
     world = World(data=copy.deepcopy(seeded), base_url=base_url, faults=faults,
                   state_file=state_file)
     if state_file is not None and state_file.exists():
-        world.data = json.loads(state_file.read_text())
+        world.data = load_state(state_file)
+        # The seeded principals keep the secrets of the first start, so env files, scripts and
+        # `POST /_emulator/reset` agree across restarts.
+        for principal in (seeded["seed"]["operator"], seeded["seed"]["reader"]):
+            kept = world.data.get("secrets", {}).get(principal["appId"])
+            if kept:
+                seeded["secrets"][principal["appId"]] = kept
+    try:
+        world.save()   # fail now, not at the first write, if the state file cannot be written
+    except OSError as exc:
+        raise StateFileError(f"cannot write the state file {state_file}: {exc.strerror or exc}; "
+                             "use a path in a writable directory") from None
     app = make_app(world, seeded)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
@@ -150,5 +184,13 @@ def run(port: int, data_dir: Path, state_file: Path | None = None, faults: Fault
     def ready(url: str) -> None:
         print(f"ready {url}", flush=True)
 
-    asyncio.run(serve(port, data_dir, state_file, faults or Faults(), ready=ready))
+    try:
+        asyncio.run(serve(port, data_dir, state_file, faults or Faults(), ready=ready))
+    except StateFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except OSError as exc:
+        print(f"error: cannot start the emulator on 127.0.0.1:{port}: {exc.strerror or exc}. "
+              "Pick another --port (0 picks a free one).", file=sys.stderr)
+        raise SystemExit(2) from None
     sys.stdout.flush()
