@@ -551,3 +551,89 @@ def test_exchange_for_another_app_of_the_tenant_by_identifier_uri(emu):
     for resource in ("api://reader-api", state["seed"]["reader"]["appId"]):
         claims = _claims(cred.get_token(resource + "/.default").token)
         assert claims["aud"] == resource and claims["roles"] == ["Jobs.Run"]
+
+
+# --- authenticate(): the contract Graph and ARM handlers call ------------------------------------
+# In-process on a real app object: expired and wrong-audience tokens cannot be minted over the wire.
+
+def _local():
+    import copy
+
+    from aiohttp.test_utils import make_mocked_request
+
+    from entra_bootstrap.emulator.app import make_app
+    from entra_bootstrap.emulator.seed import seed_world
+    from entra_bootstrap.emulator.state import World
+    from entra_bootstrap.emulator.tokens import SIGNING_KEY
+
+    base = "https://127.0.0.1:1"
+    seeded = seed_world(base)
+    world = World(data=copy.deepcopy(seeded), base_url=base)
+    app = make_app(world, seeded)
+
+    def request(token=None, header=None):
+        headers = {"Authorization": header or f"Bearer {token}"} if (token or header) else {}
+        return make_mocked_request("GET", "/graph/v1.0/applications", headers=headers, app=app)
+
+    def sign(**claims):
+        now = int(time.time())
+        body = {"aud": base + "/graph", "iss": world.issuer, "tid": world.tenant_id,
+                "oid": "o-1", "appid": "a-1", "iat": now, "nbf": now, "exp": now + 600,
+                "roles": ["Directory.Read.All"]}
+        body.update(claims)
+        return app[SIGNING_KEY].sign(body)
+
+    return request, sign, base
+
+
+def _refusal(request, api):
+    from entra_bootstrap.emulator.errors import ApiError
+    from entra_bootstrap.emulator.tokens import authenticate
+
+    with pytest.raises(ApiError) as info:
+        authenticate(request, api)
+    err = info.value
+    assert err.status == 401 and "WWW-Authenticate" in err.headers
+    assert err.flavor == api
+    return err.code, err.message
+
+
+def test_authenticate_returns_the_caller():
+    from entra_bootstrap.emulator.tokens import authenticate
+
+    request, sign, base = _local()
+    caller = authenticate(request(sign()), "graph")
+    assert (caller.oid, caller.app_id, caller.roles) == ("o-1", "a-1", frozenset({"Directory.Read.All"}))
+    assert caller.audience == base + "/graph" and caller.claims["tid"] == caller.tenant_id
+    for aud in (base + "/graph/", "https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"):
+        assert authenticate(request(sign(aud=aud)), "graph").oid == "o-1"
+    for aud in (base + "/arm", "https://management.azure.com/", "https://management.core.windows.net/"):
+        assert authenticate(request(sign(aud=aud)), "arm").roles == frozenset({"Directory.Read.All"})
+
+
+def test_authenticate_refusals_in_graph_shape():
+    request, sign, base = _local()
+    assert _refusal(request(), "graph") == ("InvalidAuthenticationToken", "Access token is empty.")
+    assert _refusal(request(header="Basic abc"), "graph")[1] == "Access token is empty."
+    assert _refusal(request("garbage"), "graph")[1] == "Access token validation failure."
+    assert _refusal(request(sign(exp=int(time.time()) - 3600)), "graph")[1] == (
+        "Lifetime validation failed, the token is expired.")
+    for aud in (base + "/arm", "api://AzureADTokenExchange"):
+        assert _refusal(request(sign(aud=aud)), "graph")[1] == (
+            "Access token validation failure. Invalid audience.")
+
+
+def test_authenticate_refusals_in_arm_shape():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    request, sign, base = _local()
+    assert _refusal(request(), "arm") == ("AuthenticationFailed",
+                                          "Authentication failed. The 'Authorization' header is missing.")
+    forged = jwt.encode(_claims(sign(aud=base + "/arm")),
+                        rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256")
+    assert _refusal(request(forged), "arm") == ("InvalidAuthenticationToken", "The access token is invalid.")
+    code, message = _refusal(request(sign(aud=base + "/arm", exp=int(time.time()) - 3600)), "arm")
+    assert code == "ExpiredAuthenticationToken" and message.startswith("The access token expiry UTC time")
+    code, message = _refusal(request(sign()), "arm")
+    assert code == "InvalidAuthenticationTokenAudience"
+    assert f"wrong audience or resource '{base}/graph'" in message
