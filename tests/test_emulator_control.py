@@ -180,3 +180,87 @@ def test_unusable_state_file_is_a_clear_error(tmp_path, content, needle):
     assert proc.returncode == 2
     assert needle in proc.stderr and str(state_file) in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# --- writes through the ARM SDK: dropped responses and --state ------------------------------------
+
+RG = "myResourceGroup"
+
+
+def _msi_client(emu, **kw):
+    from azure.identity import ClientSecretCredential
+    from azure.mgmt.msi import ManagedServiceIdentityClient
+
+    cred = ClientSecretCredential(emu.env["AZURE_TENANT_ID"], emu.env["AZURE_CLIENT_ID"],
+                                  emu.env["AZURE_CLIENT_SECRET"], authority=emu.url,
+                                  disable_instance_discovery=True, connection_verify=emu.ca)
+    return ManagedServiceIdentityClient(cred, emu.env["AZURE_SUBSCRIPTION_ID"],
+                                        base_url=emu.env["ENTRA_BOOTSTRAP_ARM_ENDPOINT"],
+                                        connection_verify=emu.ca, polling_interval=0, **kw)
+
+
+def _make_identity(emu, name, client=None):
+    from azure.mgmt.msi.models import Identity
+
+    return (client or _msi_client(emu)).user_assigned_identities.create_or_update(
+        RG, name, Identity(location="eastus"))
+
+
+def test_dropped_response_after_write_is_applied_but_unanswered(emu):
+    from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+
+    # retry_total=0: azure-core would otherwise repeat the (idempotent) PUT after the drop.
+    msi = _msi_client(emu, retry_total=0)
+    _make_identity(emu, "first-uai", msi)
+    emu.faults(drop_response_after_write=2)
+    _make_identity(emu, "second-uai", msi)
+    with pytest.raises((ServiceResponseError, ServiceRequestError)):
+        _make_identity(emu, "dropped-uai", msi)
+    # The write happened: a re-read finds it, and the next write is answered again (one-shot).
+    assert msi.user_assigned_identities.get(RG, "dropped-uai").principal_id
+    _make_identity(emu, "after-uai", msi)
+    log = [r for r in emu.requests() if r["method"] == "PUT"]
+    assert [r["status"] for r in log] == [201, 201, None, 201]
+    assert "dropped-uai" in log[2]["path"]
+
+
+def test_dropped_response_raw_client_sees_connection_closed(emu):
+    import http.client
+    import urllib.parse
+
+    from azure.identity import ClientSecretCredential
+
+    token = ClientSecretCredential(emu.env["AZURE_TENANT_ID"], emu.env["AZURE_CLIENT_ID"],
+                                   emu.env["AZURE_CLIENT_SECRET"], authority=emu.url,
+                                   disable_instance_discovery=True, connection_verify=emu.ca
+                                   ).get_token("https://management.azure.com/.default").token
+    url = urllib.parse.urlsplit(emu.url)
+    conn = http.client.HTTPSConnection(url.hostname, url.port,
+                                       context=ssl.create_default_context(cafile=emu.ca))
+    path = (f"/arm/subscriptions/{emu.env['AZURE_SUBSCRIPTION_ID']}/resourceGroups/{RG}/providers/"
+            "Microsoft.ManagedIdentity/userAssignedIdentities/raw-uai?api-version=2023-01-31")
+    emu.faults(drop_response_after_write=1)
+    conn.request("PUT", path, body=json.dumps({"location": "eastus"}),
+                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError)):
+        conn.getresponse()
+    assert any(r["name"] == "raw-uai" for r in emu.state()["arm"]["resources"].values())
+    assert emu.requests()[-1] == {"method": "PUT", "path": path, "status": None}
+
+
+def test_state_file_continues_after_sdk_writes(tmp_path):
+    """--state with two emulator processes: an identity created through the SDK survives a restart."""
+    from conftest import start_emulator, stop_emulator
+
+    state_file = tmp_path / "state.json"
+    first = start_emulator(tmp_path / "one", "--state", str(state_file))
+    try:
+        uai = _make_identity(first, "persisted-uai")
+    finally:
+        stop_emulator(first)
+    second = start_emulator(tmp_path / "two", "--state", str(state_file))
+    try:
+        again = _msi_client(second).user_assigned_identities.get(RG, "persisted-uai")
+        assert (again.principal_id, again.client_id) == (uai.principal_id, uai.client_id)
+    finally:
+        stop_emulator(second)
