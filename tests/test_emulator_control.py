@@ -121,21 +121,48 @@ def test_latency_delays_every_response(emu):
     assert time.perf_counter() - start < 0.25
 
 
-def test_msgraph_style_retry_sees_the_throttle(emu):
-    """azure-core honours Retry-After and retries; with retries off the SDK error carries 429/503."""
+def test_sdk_sees_the_throttle_and_retries_past_it(emu):
+    """Through azure-mgmt-msi: with retries off the SDK error carries the 429/503; with its default
+    retry policy it honours Retry-After and gets through (fault_rate 0.5, seed chosen so the first
+    ARM request is throttled and the second is not)."""
     from azure.core.exceptions import HttpResponseError
-    from azure.core.pipeline.transport import RequestsTransport
-    from azure.core import PipelineClient
-    from azure.core.pipeline.policies import RetryPolicy
-    from azure.core.rest import HttpRequest
 
     emu.faults(fault_rate=1.0, fault_seed=3)
-    client = PipelineClient(emu.url, policies=[RetryPolicy(retry_total=0)],
-                            transport=RequestsTransport(connection_verify=emu.ca))
-    response = client.send_request(HttpRequest("GET", emu.url + "/graph/v1.0/applications"))
-    assert response.status_code in (429, 503) and response.headers["Retry-After"] == "1"
-    with pytest.raises(HttpResponseError):
-        response.raise_for_status()
+    with pytest.raises(HttpResponseError) as info:
+        list(_msi_client(emu, retry_total=0).user_assigned_identities.list_by_resource_group(RG))
+    assert info.value.status_code in (429, 503)
+    assert info.value.response.headers["Retry-After"] == "1"
+    seed = next(s for s in range(100) if _first_two_faults(s) == (True, False))
+    emu.faults(fault_rate=0.5, fault_seed=seed)
+    assert list(_msi_client(emu).user_assigned_identities.list_by_resource_group(RG)) == []
+    assert [r["status"] for r in emu.requests() if r["path"].startswith("/arm/")][-2:] in (
+        [429, 200], [503, 200])
+
+
+def _first_two_faults(seed: int) -> tuple[bool, bool]:
+    """Mirror of the fault middleware's draws: (faulted?) for the first two API requests."""
+    import random
+
+    rng = random.Random(seed)
+    first = rng.random() < 0.5
+    if first:
+        rng.random()          # the 429-or-503 draw
+    return first, rng.random() < 0.5
+
+
+def test_port_in_use_is_a_clear_error(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "entra_bootstrap", "emulator", "--port", str(port),
+                               "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and f"127.0.0.1:{port}" in proc.stderr and "--port" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 # --- --state persistence -------------------------------------------------------------------------

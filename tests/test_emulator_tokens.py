@@ -229,6 +229,7 @@ def test_secret_is_never_logged(emu):
 RG = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/myResourceGroup"
 VM = RG + "/providers/Microsoft.Compute/virtualMachines/myVM"
 CG = RG + "/providers/Microsoft.ContainerInstance/containerGroups/myContainerGroup"
+VMSS = RG + "/providers/Microsoft.Compute/virtualMachineScaleSets/myScaleSet"
 SYSTEM_PRINCIPAL = "5a5a5a5a-0000-4000-8000-000000000001"
 SYSTEM_CLIENT = "5a5a5a5a-0000-4000-8000-0000000000c1"
 
@@ -378,11 +379,12 @@ def test_imds_wire_refusals(emu):
     assert status == 400 and body["error"] == "invalid_request"
 
 
-def test_aio_managed_identity_credential_on_a_container_group(emu, monkeypatch):
+@pytest.mark.parametrize("target", [CG, VMSS])
+def test_aio_managed_identity_credential_on_other_compute(emu, monkeypatch, target):
     from azure.identity.aio import ManagedIdentityCredential
 
-    _attach(emu, target=CG, users=(3,))
-    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", f"{emu.url}/imds{CG}")
+    _attach(emu, target=target, users=(3,))
+    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", f"{emu.url}/imds{target}")
 
     async def main():
         async with ManagedIdentityCredential(client_id=_uai(3)["clientId"],
