@@ -639,3 +639,27 @@ def test_authenticate_refusals_in_arm_shape():
     code, message = _refusal(request(sign()), "arm")
     assert code == "InvalidAuthenticationTokenAudience"
     assert f"wrong audience or resource '{base}/graph'" in message
+
+
+def test_disabled_service_principal_gets_no_token(emu):
+    from azure.core.exceptions import ClientAuthenticationError
+
+    state = emu.state()
+    state["graph"]["servicePrincipals"][state["seed"]["reader"]["spId"]]["accountEnabled"] = False
+    emu.control("PUT", "/_emulator/state", state)
+    reader = _cred(emu, emu.env["EMULATOR_READER_CLIENT_ID"], emu.env["EMULATOR_READER_CLIENT_SECRET"])
+    with pytest.raises(ClientAuthenticationError, match="AADSTS7000112: Application "
+                                                        f"'{emu.env['EMULATOR_READER_CLIENT_ID']}'"
+                                                        r"\(entra-bootstrap-reader\) is disabled."):
+        reader.get_token("https://graph.microsoft.com/.default")
+
+
+def test_deleted_identity_still_attached_gets_no_token(emu):
+    _attach(emu, users=(1, 2))
+    state = emu.state()
+    del state["arm"]["resources"][_uai_id("uai2").lower()]
+    emu.control("PUT", "/_emulator/state", state)
+    status, body = _imds(emu, resource="https://management.azure.com/", client_id=_uai(2)["clientId"])
+    assert status == 400 and body["error_description"] == "Identity not found"
+    status, body = _imds(emu, resource="https://management.azure.com/")   # uai1 is now the only one
+    assert status == 200 and _claims(body["access_token"])["oid"] == _uai(1)["principalId"]

@@ -149,10 +149,13 @@ class World:
         return json.dumps(self.data, indent=1, sort_keys=True)
 
     def save(self) -> None:
+        """Write the state file (atomically) if there is one; called after every API write."""
         if self.state_file is None:
             return
+        # Compact and unsorted: ~5 ms for the seeded world instead of ~22 ms pretty-printed, which
+        # keeps a write under the 10 ms budget with --state.
         tmp = self.state_file.with_suffix(self.state_file.suffix + ".tmp")
-        tmp.write_text(self.dump())
+        tmp.write_text(json.dumps(self.data, separators=(",", ":")))
         os.replace(tmp, self.state_file)
 
     def reset(self, seeded: dict) -> None:

@@ -329,6 +329,9 @@ def _client_sp(world: World, client_id: str) -> dict:
                         f"The client application {client_id} is missing service principal in the "
                         f"tenant {world.tenant_id}. See instructions here: "
                         "https://go.microsoft.com/fwlink/?linkid=2225119")
+    if sp.get("accountEnabled") is False:
+        raise aad_error(400, "unauthorized_client", 7000112,
+                        f"Application '{client_id}'({sp.get('displayName', '')}) is disabled.")
     return sp
 
 
@@ -514,6 +517,10 @@ def _select_identity(world: World, resource: dict, query) -> tuple[str, str, str
     given = [v for v in (client_id, object_id, res_id) if v]
     if len(given) > 1:
         return "Only one of client_id, object_id and msi_res_id may be given"
+    # An identity deleted while still attached stays in the resource's map (as in ARM) but has
+    # no principal any more: IMDS cannot issue for it.
+    users = {rid: ident for rid, ident in users.items()
+             if rid.lower() in world.arm["resources"]}
     for rid, ident in users.items():
         if ((client_id and (ident.get("clientId") or "").lower() == client_id.lower())
                 or (object_id and (ident.get("principalId") or "").lower() == object_id.lower())
