@@ -171,7 +171,7 @@ async def serve(port: int, data_dir: Path, state_file: Path | None, faults: Faul
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
+        except (NotImplementedError, RuntimeError, ValueError):   # not the main thread (demo)
             pass
     try:
         await stop.wait()

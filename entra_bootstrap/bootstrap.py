@@ -1,0 +1,156 @@
+"""The whole bootstrap from one file: plan, up, down and verify over the same steps as the commands.
+
+``build(spec, mode)`` turns a validated ``Spec`` into *chains* of steps (the very step classes that
+``identity``, ``app``, ``sp``, ``permission``, ``consent``, ``owner`` and ``federation`` run):
+
+    phase 1, concurrently:  per identity: user-assigned identity -> its attachments
+                            per app:      application -> service principal -> permissions -> consent
+    phase 2, concurrently:  per app:      owners -> federated credentials (they need the identities)
+
+``down`` runs the reverse: federation, consent, owners, permissions, service principal, app, then
+attachments and identities, and removes only what the file declares. ``plan`` is ``up`` stopped
+before every act (``engine.run_step(plan=True)``): one code path. Chains of a phase run
+concurrently, bounded by ``CONCURRENCY``; within a chain, steps run in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from .engine import Change, run_step
+from .spec import AppSpec, FederationSpec, IdentitySpec, Spec
+
+CONCURRENCY = 4
+
+
+@dataclass
+class Chain:
+    label: str
+    steps: list = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """What a run did (or would do), in the order it ran, and the first error if any."""
+
+    changes: list[Change]
+    error: BaseException | None = None
+
+    @property
+    def pending(self) -> bool:
+        return any(c.changed and not c.applied for c in self.changes)
+
+
+# --- building the chains ----------------------------------------------------------------------
+def _identity_ref(spec: Spec, name: str) -> tuple[str, str | None]:
+    """(name or resource id, resource group) of an identity the file names."""
+    if name.startswith("/"):
+        return name, None
+    declared = spec.identity(name)
+    return declared.name, declared.resource_group if declared else None
+
+
+def _identity_chain(ident: IdentitySpec, present: bool) -> Chain:
+    from .steps.user_identity import UserIdentityStep
+    from .steps.vm_identity import attach_step
+
+    create = UserIdentityStep(ident.name, ident.resource_group, location=ident.location,
+                              tags=dict(ident.tags), present=present)
+    attach = [attach_step(t, ident.name, ident.resource_group, present=present) for t in ident.assign_to]
+    return Chain(f"identity {ident.name}", [create, *attach] if present else [*attach, create])
+
+
+def _app_chain(app: AppSpec, present: bool) -> Chain:
+    from .steps.application import ApplicationStep
+    from .steps.consent import ConsentStep
+    from .steps.permissions import PermissionsStep
+    from .steps.service_principal import ServicePrincipalStep
+
+    steps: list = [ApplicationStep(app.unique_name, app.display_name, app.sign_in_audience,
+                                   present=present),
+                   ServicePrincipalStep(app.unique_name, present=present)]
+    perms = [PermissionsStep(app.unique_name, p.api, list(p.roles), list(p.scopes), present=present)
+             for p in app.permissions]
+    consents = [ConsentStep(app.unique_name, p.api, list(p.roles), list(p.scopes),
+                            allow_privileged=app.allow_privileged, present=present)
+                for p in app.permissions] if app.consent else []
+    if present:
+        steps += perms + consents
+    else:
+        steps = consents + perms + list(reversed(steps))
+    return Chain(f"app {app.unique_name}", steps)
+
+
+def _links_chain(spec: Spec, app: AppSpec, present: bool) -> Chain:
+    from .steps.federation import federation_step
+    from .steps.owners import owner_step
+
+    owners = [owner_step(spec, app.unique_name, o, present=present) for o in app.owners]
+    feds = [federation_step(spec, app.unique_name, f, present=present) for f in app.federations]
+    return Chain(f"app {app.unique_name} links", owners + feds if present else feds + owners)
+
+
+def build(spec: Spec, *, destroy: bool = False) -> list[list[Chain]]:
+    """The phases of chains for ``up``/``plan`` (or ``down`` when ``destroy``)."""
+    present = not destroy
+    identities = [_identity_chain(i, present) for i in spec.identities]
+    apps = [_app_chain(a, present) for a in spec.apps]
+    links = [_links_chain(spec, a, present) for a in spec.apps if a.owners or a.federations]
+    if destroy:
+        # federation, consent, owners, permissions, SP, app; then attachments and identities
+        return [[c for c in links if c.steps], [c for c in apps if c.steps],
+                [c for c in identities if c.steps]]
+    return [[c for c in identities + apps if c.steps], [c for c in links if c.steps]]
+
+
+# --- running them -----------------------------------------------------------------------------
+async def run(spec: Spec, session, *, plan: bool, destroy: bool = False,
+              on_change: Callable[[Change], None] | None = None) -> Outcome:
+    """Run every phase; a failed chain stops only itself, later phases do not start."""
+    phases = build(spec, destroy=destroy)
+    limit = asyncio.Semaphore(CONCURRENCY)
+    done: list[Change] = []
+    for phase in phases:
+        results = await asyncio.gather(*(_run_chain(chain, session, plan, limit, on_change)
+                                         for chain in phase))
+        error = None
+        for changes, exc in results:
+            done.extend(changes)
+            error = error or exc
+        if error is not None:
+            return Outcome(done, error)
+    return Outcome(done)
+
+
+async def _run_chain(chain: Chain, session, plan: bool, limit: asyncio.Semaphore,
+                     on_change: Callable[[Change], None] | None) -> tuple[list[Change], BaseException | None]:
+    out: list[Change] = []
+    for step in chain.steps:
+        try:
+            async with limit:
+                changes = await run_step(step, session, plan=plan)
+        except Exception as exc:  # noqa: BLE001 - reported with what was done before it
+            return out, exc
+        for change in changes:
+            out.append(change)
+            if on_change is not None:
+                on_change(change)
+    return out, None
+
+
+def result_values(spec: Spec, session, changes: Sequence[Change]) -> dict[str, Any]:
+    """The ids a script needs next: app client ids, tenant, identity client and principal ids."""
+    values: dict[str, Any] = {"tenantId": session.memo.get("tenant_id"), "apps": {}, "identities": {}}
+    for c in changes:
+        if c.kind == "application" and c.ids.get("appId"):
+            values["apps"][c.ids.get("uniqueName") or c.name] = {
+                "appId": c.ids["appId"], "objectId": c.ids.get("objectId")}
+        elif c.kind == "servicePrincipal" and c.ids.get("objectId"):
+            for app in values["apps"].values():
+                if app["appId"] == c.ids.get("appId"):
+                    app["servicePrincipalId"] = c.ids["objectId"]
+        elif c.kind == "userAssignedIdentity" and c.ids.get("principalId"):
+            values["identities"][c.name] = {k: c.ids.get(k) for k in ("clientId", "principalId", "id")}
+    return values

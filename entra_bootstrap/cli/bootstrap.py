@@ -1,0 +1,274 @@
+"""`plan`, `up`, `down`, `verify` and `demo`: the whole bootstrap from one TOML file.
+
+Parsing and rendering only: the file is validated by ``spec``, the steps are run by ``bootstrap``
+(the same steps as the single commands), the exchange is proved by ``exchange``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..errors import CliError, usage_error
+from .common import Options, command, execute, options
+
+EXIT_CHANGES_PENDING = 5      # plan --detailed-exitcode: the plan is not empty (documented)
+
+FileOpt = Annotated[Path, typer.Option("--file", "-f", envvar="ENTRA_BOOTSTRAP_FILE", show_envvar=True,
+                                       help="The bootstrap file (TOML).")]
+AuditOpt = Annotated[Optional[Path], typer.Option(
+    "--audit-log", envvar="ENTRA_BOOTSTRAP_AUDIT_LOG", show_envvar=True,
+    help="Append one JSON line per write (time, operator, tenant, method, object, outcome).")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def register(app: typer.Typer) -> None:
+    command(app, "plan")(plan)
+    command(app, "up")(up)
+    command(app, "down")(down)
+    command(app, "verify")(verify)
+    command(app, "demo")(demo)
+
+
+# --- shared --------------------------------------------------------------------------------------
+def _load(path: Path, opts: Options):
+    """Validate the whole file before any request; apply its tenant/subscription/cloud."""
+    from ..spec import SpecError, load_spec
+
+    try:
+        spec = load_spec(path)
+    except SpecError as err:
+        raise CliError(f"{path} is not a valid bootstrap file:\n  " +
+                       "\n  ".join(str(p) for p in err.problems),
+                       code="InvalidBootstrapFile", exit_code=2,
+                       fix="correct the keys named above (see README, section 'The bootstrap file')",
+                       details={"problems": [vars(p) for p in err.problems]}) from None
+    for key in ("tenant", "subscription", "cloud"):
+        from_file, given = getattr(spec, key), getattr(opts, key)
+        if from_file and given and str(given).lower() != from_file.lower():
+            raise usage_error(f"the file says {key} = '{from_file}' but --{key} (or ENTRA_BOOTSTRAP_"
+                              f"{key.upper()}) says '{given}'", code="ConflictingOptions",
+                              fix=f"drop one of them, or make them agree")
+        if from_file and not given:
+            setattr(opts, key, from_file)
+    return spec
+
+
+def _audit(path: Path | None) -> None:
+    from .. import audit
+
+    audit.configure(path)
+
+
+def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bool = False):
+    from .. import bootstrap
+
+    async def main(session):
+        reporter = _Progress(opts) if progress else None
+        try:
+            outcome = await bootstrap.run(spec, session, plan=plan, destroy=destroy,
+                                          on_change=reporter.change if reporter else None)
+        finally:
+            if reporter:
+                reporter.close()
+        values = bootstrap.result_values(spec, session, outcome.changes)
+        if not values.get("tenantId"):
+            try:
+                values["tenantId"] = await session.tenant_id()
+            except CliError:
+                pass
+        return outcome, values
+
+    return execute(main, opts)
+
+
+class _Progress:
+    """A rich status line on a terminal (stderr); nothing otherwise (the result lines follow)."""
+
+    def __init__(self, opts: Options):
+        self.status = None
+        self.count = 0
+        if opts.output == "table" and sys.stderr.isatty():
+            from rich.console import Console
+            self.status = Console(stderr=True).status("applying ...")
+            self.status.start()
+
+    def change(self, change) -> None:
+        self.count += 1
+        if self.status is not None:
+            self.status.update(f"{self.count} objects done; last: {change.outcome} {change.kind} {change.name}")
+
+    def close(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+
+def _report(opts: Options, outcome, values: dict, *, dry_run: bool) -> None:
+    tsv = [values.get("tenantId")]
+    for app in values.get("apps", {}).values():
+        tsv.append(app.get("appId"))
+    for ident in values.get("identities", {}).values():
+        tsv += [ident.get("clientId"), ident.get("principalId")]
+    opts.out.changes(outcome.changes, result=values, tsv=tsv, dry_run=dry_run)
+    if outcome.error is not None:
+        raise outcome.error
+
+
+# --- commands ------------------------------------------------------------------------------------
+def plan(file: FileOpt, detailed_exitcode: Annotated[bool, typer.Option(
+        "--detailed-exitcode",
+        help=f"Exit 0 when nothing would change, {EXIT_CHANGES_PENDING} when changes are pending.")] = False):
+    """Show what `up` would do: + create, ~ update, - delete, = unchanged, in the order it would run.
+
+    Read-only. Example: entra-bootstrap plan -f bootstrap.toml --detailed-exitcode
+    """
+    opts = options()
+    spec = _load(file, opts)
+    outcome, values = _run(spec, opts, plan=True)
+    _render_plan(opts, outcome, values)
+    if outcome.error is not None:
+        raise outcome.error
+    if detailed_exitcode and outcome.pending:
+        raise typer.Exit(EXIT_CHANGES_PENDING)
+
+
+def _render_plan(opts: Options, outcome, values: dict) -> None:
+    import json
+
+    changes = outcome.changes
+    if opts.output == "json":
+        print(json.dumps({"plan": [c.as_dict() | {"symbol": c.symbol} for c in changes],
+                          "pending": outcome.pending,
+                          "summary": _summary(changes)}, indent=2))
+        return
+    if opts.output == "tsv":
+        for c in changes:
+            print(f"{c.symbol}\t{c.kind}\t{c.name}\t{c.reason}")
+        return
+    if opts.output == "none":
+        return
+    for c in changes:
+        detail = f"  ({c.reason})" if c.reason and (c.changed or opts.verbose) else ""
+        fields = f"  [{', '.join(c.fields)}]" if c.fields else ""
+        print(f"{c.symbol} {c.kind} {c.name}{fields}{detail}")
+    s = _summary(changes)
+    print(f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete, "
+          f"{s['unchanged']} unchanged.")
+
+
+def _summary(changes) -> dict[str, int]:
+    out = {"create": 0, "update": 0, "delete": 0, "unchanged": 0}
+    for c in changes:
+        out[c.action] += 1
+    return out
+
+
+def up(file: FileOpt, audit_log: AuditOpt = None):
+    """Apply the file: every object created or brought up to date, in dependency order.
+
+    Idempotent: a second run changes nothing; a run cut off halfway is finished by the next.
+    Example: entra-bootstrap up -f bootstrap.toml -o json
+    """
+    opts = options()
+    spec = _load(file, opts)
+    _audit(audit_log)
+    dry = opts.dry_run
+    outcome, values = _run(spec, opts, plan=dry, progress=not dry)
+    _report(opts, outcome, values, dry_run=dry)
+
+
+def down(file: FileOpt, yes: YesOpt = False, audit_log: AuditOpt = None):
+    """Remove what the file declares, in reverse order; objects it does not declare are left alone.
+
+    Asks first on a terminal; give --yes otherwise. Example: entra-bootstrap down -f bootstrap.toml --yes
+    """
+    opts = options()
+    spec = _load(file, opts)
+    _audit(audit_log)
+    if not opts.dry_run:
+        outcome, _ = _run(spec, opts, plan=True, destroy=True)
+        if outcome.error is not None:
+            raise outcome.error
+        if not outcome.pending:
+            _report(opts, outcome, {}, dry_run=False)
+            return
+        _confirm(yes, [c for c in outcome.changes if c.changed])
+    outcome, values = _run(spec, opts, plan=opts.dry_run, destroy=True)
+    _report(opts, outcome, {}, dry_run=opts.dry_run)
+
+
+def _confirm(yes: bool, changes) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise usage_error("down deletes objects and needs confirmation", code="ConfirmationRequired",
+                          fix="run it on a terminal to be asked, or pass --yes")
+    for c in changes:
+        sys.stderr.write(f"  - {c.kind} {c.name}\n")
+    if not typer.confirm(f"Delete these {len(changes)} objects?", err=True):
+        raise typer.Exit(1)
+
+
+def verify(file: FileOpt,
+           exchange: Annotated[bool, typer.Option(
+               "--exchange", help="Also prove the token exchange: managed identity token -> app token.")] = False,
+           call: Annotated[Optional[str], typer.Option(
+               "--call", help="With --exchange: one GET with the app token (a Graph URL or path).")] = None):
+    """Check the whole chain, read-only: one line per check with pass/fail and the fix.
+
+    Exit 0 only when every check passes. Example: entra-bootstrap verify -f bootstrap.toml --exchange
+    """
+    from ..verify import checks_from_plan, prove_exchanges
+
+    opts = options()
+    spec = _load(file, opts)
+    if call and not exchange:
+        raise usage_error("--call needs --exchange", code="BadUsage", fix="add --exchange")
+
+    async def main(session):
+        from .. import bootstrap
+
+        outcome = await bootstrap.run(spec, session, plan=True)
+        checks = checks_from_plan(spec, outcome, file)
+        if exchange and outcome.error is None:
+            checks += await prove_exchanges(spec, session, outcome, call)
+        return checks
+
+    checks = execute(main, opts)
+    _render_checks(opts, checks)
+    if not all(c["passed"] for c in checks):
+        raise typer.Exit(1)
+
+
+def _render_checks(opts: Options, checks: list[dict]) -> None:
+    import json
+
+    if opts.output == "json":
+        print(json.dumps({"passed": all(c["passed"] for c in checks), "checks": checks}, indent=2))
+        return
+    if opts.output == "none":
+        return
+    for c in checks:
+        line = f"{'pass' if c['passed'] else 'FAIL'}  {c['check']}: {c['detail']}"
+        if opts.output == "tsv":
+            line = "\t".join([("pass" if c["passed"] else "fail"), c["check"], c["detail"], c.get("fix") or ""])
+        print(line)
+        if not c["passed"] and c.get("fix") and opts.output == "table":
+            print(f"      fix: {c['fix']}")
+    if opts.output == "table":
+        failed = sum(not c["passed"] for c in checks)
+        print(f"{len(checks) - failed} passed, {failed} failed")
+
+
+def demo(keep: Annotated[bool, typer.Option("--keep", help="Keep the demo's directory.")] = False):
+    """Try everything offline: an embedded emulator, the example file, plan, up, verify --exchange, up.
+
+    Example: entra-bootstrap demo
+    """
+    from ..demo import run_demo
+
+    raise typer.Exit(run_demo(keep=keep))

@@ -1,0 +1,164 @@
+"""`verify`: the read-only check of the whole chain, and the proof of the token exchange.
+
+The checks are the plan itself (one code path with ``up``): every object the file declares is
+observed and diffed exactly as ``up`` would; an ``unchanged`` object passes, anything ``up`` would
+still create or change fails with the reason and the fix. For a federated credential the diff is
+against the issuer, subject (the identity's *current* principal id) and audience right for the
+cloud, so a credential left behind by a re-created identity fails here.
+
+``--exchange`` then does what the workload does (FACTS.md, "The token exchange"): a managed
+identity token for the cloud's token-exchange audience, presented as a client assertion for the
+app, gives an app token whose roles are shown; ``--call URL`` makes one GET with it. On an Azure
+resource the managed identity endpoint is the machine's; against the emulator it is
+``AZURE_POD_IDENTITY_AUTHORITY_HOST`` of env.sh (acting as a VM). Tokens are never printed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .spec import Spec
+
+CHECK_NAMES = {
+    "userAssignedIdentity": "identity exists",
+    "identityAttachment": "identity attached",
+    "application": "app exists",
+    "servicePrincipal": "service principal exists",
+    "permission": "permission requested",
+    "consent": "permission consented",
+    "appRoleAssignment": "permission consented",
+    "oauth2PermissionGrant": "delegated permission consented",
+    "owner": "owner",
+    "federatedIdentityCredential": "federated credential",
+}
+
+
+def checks_from_plan(spec: Spec, outcome, path) -> list[dict]:
+    checks = []
+    for c in outcome.changes:
+        name = CHECK_NAMES.get(c.kind, c.kind)
+        if c.changed:
+            detail = f"{c.kind} {c.name}: {c.reason or c.action}"
+            fix = f"run `entra-bootstrap up -f {path}`"
+        else:
+            detail = f"{c.kind} {c.name}"
+            fix = None
+        checks.append({"check": name, "passed": not c.changed, "detail": detail, "fix": fix,
+                       "kind": c.kind, "name": c.name, "ids": dict(c.ids)})
+    if outcome.error is not None:
+        err = outcome.error
+        checks.append({"check": "read", "passed": False, "detail": str(err),
+                       "fix": getattr(err, "fix", None), "kind": "error", "name": "", "ids": {}})
+    return checks
+
+
+def _pairs(spec: Spec, outcome) -> list[tuple[str, str, str, str]]:
+    """(app unique name, app client id, identity name, identity client id) per MI federation."""
+    app_ids = {c.name.lower(): c.ids.get("appId") for c in outcome.changes if c.kind == "application"}
+    ident_ids = {c.name.lower(): c.ids.get("clientId") for c in outcome.changes
+                 if c.kind == "userAssignedIdentity"}
+    out = []
+    for app in spec.apps:
+        for fed in app.federations:
+            if fed.managed_identity:
+                ident = fed.managed_identity.rsplit("/", 1)[-1]
+                out.append((app.unique_name, app_ids.get(app.unique_name.lower()), ident,
+                            ident_ids.get(ident.lower())))
+    return out
+
+
+def _expected_roles(spec: Spec, unique_name: str) -> set[str]:
+    app = next(a for a in spec.apps if a.unique_name == unique_name)
+    if not app.consent:
+        return set()
+    return {r for p in app.permissions if p.is_graph for r in p.roles}
+
+
+async def prove_exchanges(spec: Spec, session, outcome, call: str | None) -> list[dict]:
+    checks = []
+    for unique_name, app_id, ident, client_id in _pairs(spec, outcome):
+        label = f"{ident} -> {unique_name}"
+        if not app_id or not client_id:
+            checks.append({"check": "token exchange", "passed": False, "detail": f"{label}: the app or "
+                           "the identity does not exist yet", "fix": "run `entra-bootstrap up` first"})
+            continue
+        checks.append(await _exchange(session, label, app_id, client_id,
+                                      _expected_roles(spec, unique_name), call))
+    if not checks:
+        checks.append({"check": "token exchange", "passed": False,
+                       "detail": "the file declares no federation with a managed identity",
+                       "fix": "add an [[app.federation]] entry with managed_identity = NAME"})
+    return checks
+
+
+async def _exchange(session, label: str, app_id: str, client_id: str, expected: set[str],
+                    call: str | None) -> dict[str, Any]:
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.identity.aio import ClientAssertionCredential, ManagedIdentityCredential
+
+    from .clients.auth import ca_bundle, decode_claims
+
+    cloud = session.cloud
+    tenant = await session.tenant_id()
+    verify = ca_bundle()
+    kw: dict[str, Any] = {"connection_verify": verify} if verify else {}
+    mi = ManagedIdentityCredential(client_id=client_id, **kw)
+    try:
+        try:
+            mi_token = await mi.get_token(f"{cloud.token_exchange_audience}/.default")
+        except ClientAuthenticationError as exc:
+            return _failed(label, f"no managed identity token for {client_id}: {_short(exc)}",
+                           "run this on a resource the identity is attached to (`entra-bootstrap "
+                           "identity show`), or check AZURE_POD_IDENTITY_AUTHORITY_HOST")
+
+        async def assertion() -> str:
+            return mi_token.token
+
+        app_cred = ClientAssertionCredential(tenant, app_id, assertion, authority=cloud.login,
+                                             disable_instance_discovery=not cloud.instance_discovery, **kw)
+        try:
+            try:
+                app_token = await app_cred.get_token(cloud.graph_scope)
+            except ClientAuthenticationError as exc:
+                return _failed(label, f"the exchange was refused: {_short(exc)}",
+                               "check the federated credential (issuer, subject = the identity's "
+                               "principal id, audience); a new one can take minutes to propagate")
+            roles = sorted(decode_claims(app_token.token).get("roles", []))
+            missing = sorted(expected - set(roles))
+            result = {"check": "token exchange", "passed": not missing, "roles": roles,
+                      "detail": f"{label}: app token issued with roles {', '.join(roles) or '(none)'}",
+                      "fix": None if not missing else
+                      f"consent {', '.join(missing)} (`entra-bootstrap consent grant --app {app_id}`)"}
+            if call and not missing:
+                status = await _call(cloud, app_token.token, call, verify)
+                result["detail"] += f"; GET {call} -> {status}"
+                result["passed"] = 200 <= status < 300
+                if not result["passed"]:
+                    result["fix"] = "the app token was refused: check the permissions the call needs"
+            return result
+        finally:
+            await app_cred.close()
+    finally:
+        await mi.close()
+
+
+async def _call(cloud, token: str, url: str, verify: str | None) -> int:
+    import ssl
+
+    import httpx
+
+    if not url.startswith("https://"):
+        url = f"{cloud.graph}/v1.0/{url.lstrip('/')}" if not url.startswith("/v1.0") else cloud.graph + url
+    ctx = ssl.create_default_context(cafile=verify) if verify else True
+    async with httpx.AsyncClient(verify=ctx, timeout=30) as client:
+        response = await client.get(url, headers={"Authorization": f"Bearer {token}"})
+    return response.status_code
+
+
+def _failed(label: str, detail: str, fix: str) -> dict:
+    return {"check": "token exchange", "passed": False, "detail": f"{label}: {detail}", "fix": fix}
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(getattr(exc, "message", exc)).split())
+    return text[:300]
