@@ -1,0 +1,106 @@
+"""The step engine: observe -> diff -> act -> re-read, with plan mode = stop before act.
+
+A step (steps/*.py) has two phases:
+
+    ``plan(session)``            reads only (GET) and returns the ``Change`` list it would make
+    ``apply(session, changes)``  performs the writes of the changes that are not ``unchanged``
+                                 and returns them as re-read from the server (ids filled in)
+
+``run_steps`` runs steps in order; with ``plan=True`` (``--dry-run``, ``plan``) it stops after
+``plan`` - the same code path as applying, minus the writes. A step that depends on an object an
+earlier step would create (in plan mode) sees it as ``PLANNED`` in the session memo and reports
+its own change as "after ... is created" instead of failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence
+
+ACTIONS = ("create", "update", "delete", "unchanged")
+PAST = {"create": "created", "update": "updated", "delete": "deleted", "unchanged": "unchanged"}
+FUTURE = {"create": "would create", "update": "would update", "delete": "would delete",
+          "unchanged": "unchanged"}
+SYMBOL = {"create": "+", "update": "~", "delete": "-", "unchanged": "="}
+
+
+class _Planned(dict):
+    """Placeholder for an object a previous step would create (plan mode only)."""
+
+    def __repr__(self) -> str:
+        return "PLANNED"
+
+
+def planned(**known: Any) -> dict:
+    """A PLANNED placeholder carrying what is already known (e.g. the uniqueName)."""
+    return _Planned(known)
+
+
+def is_planned(obj: Any) -> bool:
+    return isinstance(obj, _Planned)
+
+
+@dataclass
+class Change:
+    """One object's outcome: what kind, which one, what happens to it and why."""
+
+    kind: str                         # application, servicePrincipal, federatedIdentityCredential, ...
+    name: str                         # how the user names it
+    action: str                       # create | update | delete | unchanged
+    ids: dict[str, str] = field(default_factory=dict)
+    reason: str = ""
+    fields: tuple[str, ...] = ()      # the managed fields that differ (update)
+    before: Any = None                # what the server held (managed fields)
+    after: Any = None                 # what is wanted / what the server holds after apply
+    applied: bool = False
+    notes: tuple[str, ...] = ()       # what the user must know (e.g. ownership != token access)
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise ValueError(f"unknown action {self.action!r}")
+
+    @property
+    def changed(self) -> bool:
+        return self.action != "unchanged"
+
+    @property
+    def outcome(self) -> str:
+        """created/updated/deleted/unchanged once applied; would create/... in plan mode."""
+        return PAST[self.action] if self.applied or not self.changed else FUTURE[self.action]
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOL[self.action]
+
+    def as_dict(self) -> dict:
+        out: dict[str, Any] = {"kind": self.kind, "name": self.name, "action": self.action,
+                               "outcome": self.outcome, "ids": dict(self.ids)}
+        if self.reason:
+            out["reason"] = self.reason
+        if self.fields:
+            out["fields"] = list(self.fields)
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+
+class Step(Protocol):
+    kind: str
+
+    async def plan(self, session) -> list[Change]: ...
+
+    async def apply(self, session, changes: list[Change]) -> list[Change]: ...
+
+
+async def run_step(step: Step, session, *, plan: bool = False) -> list[Change]:
+    changes = await step.plan(session)
+    if plan or not any(c.changed for c in changes):
+        return changes
+    return await step.apply(session, changes)
+
+
+async def run_steps(steps: Sequence[Step], session, *, plan: bool = False) -> list[Change]:
+    out: list[Change] = []
+    for step in steps:
+        out.extend(await run_step(step, session, plan=plan))
+    return out

@@ -1,0 +1,134 @@
+"""Output: table (aligned text), json (one document), tsv (bare values for shell variables), none.
+
+Changes print one line each: ``created | updated | unchanged | deleted`` (``would create`` ... with
+``--dry-run``), the kind, the name, the ids, and the reason for a change. ``-o json`` prints one
+document ``{"changes": [...], "result": {...}}`` where ``result`` holds the ids a script needs next;
+``-o tsv`` prints the command's bare values (``APP_ID=$(entra-bootstrap app create x -o tsv)``).
+Errors go to stderr as ``error[CODE]: message`` with the object and the fix (``-o json``: a JSON
+document ``{"error": {...}}`` on stdout). Nothing here ever prints a token or a secret: renderers
+receive only ids, names and Graph's own messages.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Iterable, Sequence
+
+from .engine import Change
+from .errors import CliError
+
+FORMATS = ("table", "json", "tsv", "none")
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str = "") -> None:
+    sys.stderr.write(text + "\n")
+
+
+def _ids(ids: dict[str, str]) -> str:
+    return "  ".join(f"{k}={v}" for k, v in ids.items() if v)
+
+
+def _columns(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))] if rows else []
+    return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+
+
+def _tsv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value).replace("\t", " ").replace("\n", " ")
+
+
+class Output:
+    def __init__(self, fmt: str = "table", verbose: int = 0):
+        self.format = fmt
+        self.verbose = verbose
+
+    # --- changes ------------------------------------------------------------------------------
+    def changes(self, changes: Sequence[Change], *, result: dict | None = None,
+                tsv: Iterable[Any] | None = None, dry_run: bool = False) -> None:
+        if self.format == "none":
+            return
+        if self.format == "json":
+            doc: dict[str, Any] = {"changes": [c.as_dict() for c in changes]}
+            if dry_run:
+                doc["dryRun"] = True
+            if result is not None:
+                doc["result"] = result
+            _out(json.dumps(doc, indent=2))
+            return
+        if self.format == "tsv":
+            values = list(tsv) if tsv is not None else [c.ids.get(next(iter(c.ids), ""), "")
+                                                        for c in changes[-1:]]
+            _out("\t".join(_tsv_cell(v) for v in values))
+            return
+        rows = []
+        for c in changes:
+            rows.append([c.outcome, c.kind, c.name, _ids(c.ids)])
+        for line, c in zip(_columns(rows), changes):
+            _out(line + (f"  ({c.reason})" if c.reason and (c.changed or self.verbose) else ""))
+        notes = dict.fromkeys(n for c in changes for n in c.notes)
+        for note in notes:
+            _out(f"note: {note}")
+        if dry_run:
+            _out("dry run: nothing was written")
+
+    # --- records (show / list) ------------------------------------------------------------------
+    def records(self, rows: Sequence[dict], columns: Sequence[str], *, json_doc: Any = None,
+                tsv_columns: Sequence[str] | None = None, empty: str = "") -> None:
+        if self.format == "none":
+            return
+        if self.format == "json":
+            _out(json.dumps(json_doc if json_doc is not None else list(rows), indent=2))
+            return
+        if self.format == "tsv":
+            for row in rows:
+                _out("\t".join(_tsv_cell(row.get(col)) for col in (tsv_columns or columns)))
+            return
+        if not rows:
+            if empty:
+                _out(empty)
+            return
+        table = [list(columns)] + [[_tsv_cell(row.get(col)) for col in columns] for row in rows]
+        for line in _columns(table):
+            _out(line)
+
+    def record(self, fields: dict, *, tsv: Iterable[Any] | None = None) -> None:
+        """One object as ``key: value`` lines (json: the dict; tsv: the given bare values)."""
+        if self.format == "none":
+            return
+        if self.format == "json":
+            _out(json.dumps(fields, indent=2))
+            return
+        if self.format == "tsv":
+            values = list(tsv) if tsv is not None else list(fields.values())
+            _out("\t".join(_tsv_cell(v) for v in values))
+            return
+        width = max((len(k) for k in fields), default=0)
+        for key, value in fields.items():
+            if isinstance(value, (list, tuple)):
+                value = ", ".join(str(v) for v in value) if value else "-"
+            _out(f"{key.ljust(width)}  {'-' if value in (None, '') else value}")
+
+    def note(self, text: str) -> None:
+        """Progress or advice for humans: stderr, so tsv/json on stdout stay clean."""
+        if self.format != "none" or self.verbose:
+            _err(text)
+
+    # --- errors ---------------------------------------------------------------------------------
+    def error(self, err: CliError) -> None:
+        if self.format == "json":
+            _out(json.dumps({"error": err.as_dict()}, indent=2))
+            return
+        _err(f"error[{err.code}]: {err.message}")
+        if err.object:
+            _err(f"  object: {err.object}")
+        if err.fix:
+            _err(f"  fix: {err.fix}")

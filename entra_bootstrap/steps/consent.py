@@ -1,0 +1,275 @@
+"""Admin consent over the Graph API: app role assignments and one AllPrincipals grant per API.
+
+Grant (FACTS.md "Admin consent"):
+- every requested application permission -> one appRoleAssignment of the app's service principal,
+  ``POST /servicePrincipals/{resourceSpId}/appRoleAssignedTo``; existing ones are read first
+  (``GET /servicePrincipals/{clientSpId}/appRoleAssignments``), and "Permission being assigned
+  already exists" after a lost response is accepted once a re-read shows it;
+- the requested delegated scopes -> one ``consentType: AllPrincipals`` oauth2PermissionGrant per
+  (client, resource): created when missing, PATCHed with the union when scopes are missing; a
+  409 on create (a grant created meanwhile) is followed by a re-read, never a second grant.
+Revoke deletes the assignments of the requested roles and removes the requested scopes from the
+grant (deleting it when no scope is left).
+
+Privileged Microsoft Graph application permissions (``PRIVILEGED_GRAPH_ROLES``: each lets the
+app take over the tenant) are refused unless ``allow_privileged`` is set.
+"""
+
+from __future__ import annotations
+
+from ..clients.graph import GRAPH_APP_ID, GraphError, odata_literal
+from ..engine import Change, is_planned
+from ..errors import not_found, usage_error
+from . import (PERMISSIONS, api_app_id, find_service_principal, require_application,
+               resource_service_principal)
+from .application import app_name
+from .permissions import Permission, entry_of, resolve
+
+# Each of these lets its holder grant itself any other permission or role, or impersonate anyone.
+PRIVILEGED_GRAPH_ROLES = frozenset({
+    "RoleManagement.ReadWrite.Directory", "RoleAssignmentSchedule.ReadWrite.Directory",
+    "RoleEligibilitySchedule.ReadWrite.Directory", "RoleManagementPolicy.ReadWrite.Directory",
+    "Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All",
+    "DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All", "Domain.ReadWrite.All",
+    "Policy.ReadWrite.PermissionGrant", "Policy.ReadWrite.ConditionalAccess",
+    "Policy.ReadWrite.AuthenticationMethod", "UserAuthenticationMethod.ReadWrite.All",
+    "PrivilegedAccess.ReadWrite.AzureADGroup", "PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup",
+    "PrivilegedEligibilitySchedule.ReadWrite.AzureADGroup", "IdentityProvider.ReadWrite.All",
+    "Organization.ReadWrite.All",
+})
+
+ROLE_KIND = "appRoleAssignment"
+GRANT_KIND = "oauth2PermissionGrant"
+
+
+def _already_assigned(err: GraphError) -> bool:
+    # NOTE: FACTS.md "Admin consent": a duplicate assignment is 400 "Permission being assigned
+    # already exists on the object."
+    return err.status in (400, 409) and "already exists" in (err.message or "").lower()
+
+
+def _grant_exists(err: GraphError) -> bool:
+    return err.status == 409
+
+
+def check_privileged(perms: list[Permission], allow: bool) -> None:
+    bad = sorted(p.name for p in perms
+                 if p.api_app_id == GRAPH_APP_ID and p.type == "Role" and p.name in PRIVILEGED_GRAPH_ROLES)
+    if bad and not allow:
+        raise usage_error(f"refusing to consent to privileged Microsoft Graph application permission"
+                          f"{'s' if len(bad) > 1 else ''} {', '.join(bad)}: each lets the app take "
+                          "over the tenant", code="PrivilegedPermission",
+                          fix="request a narrower permission, or pass --allow-privileged if this is "
+                              "really intended")
+
+
+class ConsentStep:
+    """Ensure admin consent (``present``) or its absence for the app's requested permissions.
+
+    ``api`` ("Microsoft Graph" or a client id) limits it to one API. ``roles``/``scopes`` (names
+    or ids of that API) give the permissions explicitly (a bootstrap file); without them the
+    app's requiredResourceAccess says what to consent to.
+    """
+
+    def __init__(self, app_ref: str, api: str | None = None, roles: list[str] | None = None,
+                 scopes: list[str] | None = None, *, present: bool = True,
+                 allow_privileged: bool = False):
+        self.kind = ROLE_KIND
+        self.app_ref = app_ref
+        self.api_app_id = api_app_id(api) if api else None
+        self.present = present
+        self.allow_privileged = allow_privileged
+        self.wanted = None
+        if roles is not None or scopes is not None:
+            self.wanted = [(self.api_app_id or GRAPH_APP_ID, list(roles or []), list(scopes or []))]
+        self.client_sp: dict | None = None
+        self.plans: list[tuple[Change, dict]] = []   # (change, what to do)
+
+    async def _requested(self, session, app: dict) -> list[tuple[dict, list[Permission]]]:
+        """[(resource service principal, permissions)] to consent to."""
+        if self.wanted is not None:
+            pairs = [(api.lower(), roles, scopes) for api, roles, scopes in self.wanted]
+        else:
+            rra = [] if is_planned(app) else list(app.get("requiredResourceAccess") or [])
+            pairs = []
+            for entry in rra:
+                api = (entry.get("resourceAppId") or "").lower()
+                access = entry_of(rra, api)
+                pairs.append((api, [a["id"] for a in access if a.get("type") == "Role"],
+                              [a["id"] for a in access if a.get("type") == "Scope"]))
+        out = []
+        for api, roles, scopes in pairs:
+            if self.api_app_id and api != self.api_app_id:
+                continue
+            resource_sp = await resource_service_principal(session, api)
+            out.append((resource_sp, resolve(resource_sp, roles, scopes)))
+        return out
+
+    async def plan(self, session) -> list[Change]:
+        app = await require_application(session, self.app_ref)
+        requested = await self._requested(session, app)
+        if self.present:
+            check_privileged([p for _, perms in requested for p in perms], self.allow_privileged)
+        name = app_name(app, self.app_ref)
+        self.plans = []
+        sp = None if is_planned(app) else await find_service_principal(session, app["appId"], retry=True)
+        if sp is None and not is_planned(app):
+            if not self.present:
+                return [Change(ROLE_KIND, name, "unchanged", reason="the app has no service principal")]
+            raise not_found(f"application '{name}' has no service principal to consent for",
+                            code="ServicePrincipalNotFound", object=f"application '{name}'",
+                            fix=f"create it first: entra-bootstrap sp create --app {self.app_ref}")
+        self.client_sp = sp
+        if sp is None or is_planned(sp):
+            return [Change(ROLE_KIND, f"{name} -> {r.get('displayName')}: {p.name}", "create",
+                           reason="after the service principal is created")
+                    for r, perms in requested for p in perms if p.type == "Role" and self.present] + \
+                   [Change(GRANT_KIND, f"{name} -> {r.get('displayName')}", "create",
+                           reason="after the service principal is created: scope "
+                                  + " ".join(p.name for p in perms if p.type == "Scope"))
+                    for r, perms in requested if self.present and any(p.type == "Scope" for p in perms)]
+        assignments = await session.graph.list(f"/servicePrincipals/{sp['id']}/appRoleAssignments",
+                                               obj=f"app role assignments of '{name}'",
+                                               needs=PERMISSIONS["appRoleAssignment"], replicating=True)
+        changes = []
+        for resource_sp, perms in requested:
+            changes += self._plan_roles(name, resource_sp, perms, assignments)
+            changes += await self._plan_grant(session, name, resource_sp, perms)
+        if not changes:
+            changes = [Change(ROLE_KIND, name, "unchanged", {"servicePrincipalId": sp["id"]},
+                              reason="no permission requested")]
+        return changes
+
+    def _plan_roles(self, name: str, resource_sp: dict, perms: list[Permission],
+                    assignments: list[dict]) -> list[Change]:
+        out = []
+        api = resource_sp.get("displayName") or resource_sp["appId"]
+        for p in (p for p in perms if p.type == "Role"):
+            hit = next((a for a in assignments if a.get("resourceId", "").lower() == resource_sp["id"].lower()
+                        and (a.get("appRoleId") or "").lower() == p.id), None)
+            label = f"{name} -> {api}: {p.name}"
+            ids = {"servicePrincipalId": self.client_sp["id"], "appRoleId": p.id}
+            if hit:
+                ids["assignmentId"] = hit["id"]
+            if self.present and hit is None:
+                change = Change(ROLE_KIND, label, "create", ids, reason="not consented")
+            elif not self.present and hit is not None:
+                change = Change(ROLE_KIND, label, "delete", ids, reason="revoke requested")
+            else:
+                change = Change(ROLE_KIND, label, "unchanged", ids,
+                                reason="consented" if self.present else "not consented")
+            out.append(change)
+            self.plans.append((change, {"op": "role", "resource": resource_sp, "perm": p, "hit": hit}))
+        return out
+
+    async def _plan_grant(self, session, name: str, resource_sp: dict, perms: list[Permission]) -> list[Change]:
+        scopes = [p.name for p in perms if p.type == "Scope"]
+        if not scopes:
+            return []
+        api = resource_sp.get("displayName") or resource_sp["appId"]
+        grants = await session.graph.list(
+            "/oauth2PermissionGrants",
+            params={"$filter": f"clientId eq {odata_literal(self.client_sp['id'])} and "
+                               f"resourceId eq {odata_literal(resource_sp['id'])}"},
+            obj=f"delegated permission grants of '{name}'", needs=PERMISSIONS["oauth2PermissionGrant"])
+        grant = next((g for g in grants if g.get("consentType") == "AllPrincipals"), None)
+        have = (grant or {}).get("scope", "").split()
+        label = f"{name} -> {api}"
+        ids = {"servicePrincipalId": self.client_sp["id"]}
+        if grant:
+            ids["grantId"] = grant["id"]
+        if self.present:
+            missing = [s for s in scopes if s not in have]
+            if grant is None:
+                change = Change(GRANT_KIND, label, "create", ids, reason="scope " + " ".join(scopes))
+            elif missing:
+                change = Change(GRANT_KIND, label, "update", ids, fields=("scope",),
+                                reason="+ scope " + " ".join(missing))
+            else:
+                change = Change(GRANT_KIND, label, "unchanged", ids, reason="all scopes granted")
+            new_scope = " ".join(have + missing)
+        else:
+            left = [s for s in have if s not in scopes]
+            if grant is None or left == have:
+                change = Change(GRANT_KIND, label, "unchanged", ids, reason="not granted")
+            elif left:
+                change = Change(GRANT_KIND, label, "update", ids, fields=("scope",),
+                                reason="- scope " + " ".join(s for s in have if s in scopes))
+            else:
+                change = Change(GRANT_KIND, label, "delete", ids, reason="revoke requested")
+            new_scope = " ".join(left)
+        self.plans.append((change, {"op": "grant", "resource": resource_sp, "grant": grant,
+                                    "scope": new_scope}))
+        return [change]
+
+    async def apply(self, session, changes: list[Change]) -> list[Change]:
+        graph = session.graph
+        name = app_name({}, self.app_ref)
+        for change, todo in self.plans:
+            if not change.changed:
+                continue
+            if todo["op"] == "role":
+                await self._apply_role(graph, change, todo, name)
+            else:
+                await self._apply_grant(graph, change, todo, name)
+            change.applied = True
+        await self._reread(session)
+        return changes
+
+    async def _apply_role(self, graph, change: Change, todo: dict, name: str) -> None:
+        resource, perm = todo["resource"], todo["perm"]
+        obj = f"app role assignment {change.name}"
+        if change.action == "delete":
+            await graph.call("DELETE", f"/servicePrincipals/{self.client_sp['id']}/appRoleAssignments/"
+                                       f"{todo['hit']['id']}", obj=obj,
+                             needs=PERMISSIONS["appRoleAssignment"], missing_ok=True)
+            return
+        await graph.call("POST", f"/servicePrincipals/{resource['id']}/appRoleAssignedTo",
+                         body={"principalId": self.client_sp["id"], "resourceId": resource["id"],
+                               "appRoleId": perm.id},
+                         obj=obj, needs=PERMISSIONS["appRoleAssignment"], replicating=True,
+                         exists_ok=_already_assigned)
+
+    async def _apply_grant(self, graph, change: Change, todo: dict, name: str) -> None:
+        obj = f"delegated permission grant {change.name}"
+        needs = PERMISSIONS["oauth2PermissionGrant"]
+        grant = todo["grant"]
+        if change.action == "delete":
+            await graph.call("DELETE", f"/oauth2PermissionGrants/{grant['id']}", obj=obj, needs=needs,
+                             missing_ok=True)
+            return
+        if grant is None:
+            created = await graph.call("POST", "/oauth2PermissionGrants",
+                                       body={"clientId": self.client_sp["id"], "consentType": "AllPrincipals",
+                                             "resourceId": todo["resource"]["id"], "scope": todo["scope"]},
+                                       obj=obj, needs=needs, replicating=True, exists_ok=_grant_exists)
+            if created is not None:
+                return
+            # A grant for this pair appeared meanwhile (a lost response of an earlier run): merge into it.
+            grants = await graph.list("/oauth2PermissionGrants", params={
+                "$filter": f"clientId eq {odata_literal(self.client_sp['id'])} and "
+                           f"resourceId eq {odata_literal(todo['resource']['id'])}"}, obj=obj, needs=needs)
+            grant = next((g for g in grants if g.get("consentType") == "AllPrincipals"), None)
+            if grant is None:
+                raise not_found("the delegated permission grant conflicts with one that cannot be read",
+                                object=obj)
+            have = grant.get("scope", "").split()
+            todo["scope"] = " ".join(have + [s for s in todo["scope"].split() if s not in have])
+            if todo["scope"] == grant.get("scope"):
+                return
+        await graph.call("PATCH", f"/oauth2PermissionGrants/{grant['id']}", body={"scope": todo["scope"]},
+                         obj=obj, needs=needs, replicating=True)
+
+    async def _reread(self, session) -> None:
+        """Fill in the ids of what now exists (one read of the assignments)."""
+        if not any(t["op"] == "role" and c.action == "create" for c, t in self.plans):
+            return
+        assignments = await session.graph.list(
+            f"/servicePrincipals/{self.client_sp['id']}/appRoleAssignments", replicating=True,
+            needs=PERMISSIONS["appRoleAssignment"])
+        for change, todo in self.plans:
+            if todo["op"] == "role" and change.action == "create":
+                hit = next((a for a in assignments if (a.get("appRoleId") or "").lower() == todo["perm"].id
+                            and a.get("resourceId", "").lower() == todo["resource"]["id"].lower()), None)
+                if hit:
+                    change.ids["assignmentId"] = hit["id"]

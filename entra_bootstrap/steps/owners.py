@@ -1,0 +1,94 @@
+"""Owners of the application: read ``/owners`` first, then add or remove one directory object.
+
+Add: ``POST /applications/{id}/owners/$ref`` with ``{"@odata.id": "{graph}/v1.0/directoryObjects/{oid}"}``;
+adding an existing owner fails ("One or more added object references already exist"), so the
+owners are read first, and that error after a lost response is accepted (FACTS.md).
+Remove: ``DELETE /applications/{id}/owners/{oid}/$ref``.
+
+NOTE: FACTS.md - ownership lets the identity *manage* the app (e.g. with
+Application.ReadWrite.OwnedBy); it does not let it get tokens for the app. Only a federated
+identity credential does that. ``OWNERSHIP_NOTE`` says so with every owner change.
+"""
+
+from __future__ import annotations
+
+from ..clients.graph import GraphError
+from ..engine import Change, is_planned
+from ..errors import not_found
+from . import PERMISSIONS, app_label, eventually, require_application
+from .application import app_name
+
+KIND = "owner"
+OWNERSHIP_NOTE = ("ownership lets the principal manage the application (e.g. with "
+                  "Application.ReadWrite.OwnedBy); it does not let it get tokens for the application - "
+                  "only a federated identity credential does (entra-bootstrap federation add)")
+
+
+def _already_owner(err: GraphError) -> bool:
+    return err.status == 400 and "already exist" in (err.message or "").lower()
+
+
+async def require_principal(session, principal_id: str, label: str) -> dict:
+    """The directory object (exit 4 when it does not exist; re-read a few times: it may be new)."""
+    async def read():
+        return await session.graph.get(f"/directoryObjects/{principal_id}", missing_ok=True,
+                                       obj=f"principal {label}", needs=PERMISSIONS["application.read"])
+
+    principal = await eventually(session, read)
+    if principal is None:
+        raise not_found(f"no principal (user, group or service principal) with object id {principal_id}",
+                        code="PrincipalNotFound", object=f"principal {label}",
+                        fix="give the object (principal) id of an existing user, group or service "
+                            "principal, e.g. a managed identity's principalId")
+    return principal
+
+
+class OwnerStep:
+    """Ensure ``principal_id`` is (``present``) or is not an owner of the application."""
+
+    kind = KIND
+
+    def __init__(self, app_ref: str, principal_id: str, *, present: bool = True,
+                 principal_label: str | None = None):
+        self.app_ref = app_ref
+        self.principal_id = principal_id.lower()
+        self.label = principal_label or principal_id
+        self.present = present
+        self.app: dict | None = None
+
+    async def plan(self, session) -> list[Change]:
+        self.app = await require_application(session, self.app_ref)
+        name = f"{app_name(self.app, self.app_ref)} <- {self.label}"
+        ids = {"principalId": self.principal_id}
+        if is_planned(self.app):
+            action = "create" if self.present else "unchanged"
+            return [Change(KIND, name, action, ids, reason="after the application is created",
+                           notes=(OWNERSHIP_NOTE,) if self.present else ())]
+        ids = {"appId": self.app["appId"], **ids}
+        owners = await session.graph.list(f"/applications/{self.app['id']}/owners",
+                                          obj=app_label(name), needs=PERMISSIONS["application.read"],
+                                          replicating=True)
+        is_owner = any((o.get("id") or "").lower() == self.principal_id for o in owners)
+        if self.present and not is_owner:
+            await require_principal(session, self.principal_id, self.label)
+            return [Change(KIND, name, "create", ids, reason="not an owner", notes=(OWNERSHIP_NOTE,))]
+        if not self.present and is_owner:
+            return [Change(KIND, name, "delete", ids, reason="removal requested")]
+        return [Change(KIND, name, "unchanged", ids,
+                       reason="already an owner" if self.present else "not an owner",
+                       notes=(OWNERSHIP_NOTE,) if self.present else ())]
+
+    async def apply(self, session, changes: list[Change]) -> list[Change]:
+        change = changes[0]
+        graph = session.graph
+        obj = f"owner {self.label} of application '{app_name(self.app, self.app_ref)}'"
+        base = f"/applications/{self.app['id']}/owners"
+        if change.action == "delete":
+            await graph.call("DELETE", f"{base}/{self.principal_id}/$ref", obj=obj,
+                             needs=PERMISSIONS["owner"], missing_ok=True)
+        else:
+            ref = {"@odata.id": f"{graph.base}/directoryObjects/{self.principal_id}"}
+            await graph.call("POST", f"{base}/$ref", body=ref, obj=obj, needs=PERMISSIONS["owner"],
+                             replicating=True, exists_ok=_already_owner)
+        change.applied = True
+        return [change]

@@ -1,0 +1,72 @@
+"""The application's service principal, upserted by ``appId``.
+
+``PATCH /servicePrincipals(appId='…')`` with ``Prefer: create-if-missing`` (FACTS.md). Right after
+the app is created this fails with the replication errors of FACTS.md (400 "does not reference a
+valid application object", 403 "backing application … must in the local tenant", 409
+Error_MsaAppDoesNotExist); clients/retry.py retries them.
+"""
+
+from __future__ import annotations
+
+from ..clients.graph import key_segment
+from ..engine import Change, is_planned, planned
+from . import (PERMISSIONS, find_service_principal, remember_service_principal, require_application)
+from .application import app_name
+
+KIND = "servicePrincipal"
+
+
+def sp_ids(sp: dict) -> dict[str, str]:
+    return {"objectId": sp.get("id", ""), "appId": sp.get("appId", "")}
+
+
+class ServicePrincipalStep:
+    """Ensure the service principal of the application ``app_ref`` exists (or is absent)."""
+
+    kind = KIND
+
+    def __init__(self, app_ref: str, *, present: bool = True):
+        self.app_ref = app_ref
+        self.present = present
+        self.app: dict | None = None
+        self.current: dict | None = None
+
+    async def plan(self, session) -> list[Change]:
+        self.app = await require_application(session, self.app_ref)
+        name = app_name(self.app, self.app_ref)
+        if is_planned(self.app):
+            action = "create" if self.present else "unchanged"
+            return [Change(KIND, name, action, reason="after the application is created"
+                           if self.present else "the application does not exist")]
+        self.current = await find_service_principal(session, self.app["appId"])
+        if self.present and self.current is None:
+            remember_service_principal(session, self.app["appId"], planned(appId=self.app["appId"]))
+            return [Change(KIND, name, "create", {"appId": self.app["appId"]}, reason="does not exist")]
+        if self.present:
+            return [Change(KIND, name, "unchanged", sp_ids(self.current), reason="exists")]
+        if self.current is None:
+            return [Change(KIND, name, "unchanged", {"appId": self.app["appId"]}, reason="does not exist")]
+        return [Change(KIND, name, "delete", sp_ids(self.current), reason="requested")]
+
+    async def apply(self, session, changes: list[Change]) -> list[Change]:
+        change = changes[0]
+        app_id = self.app["appId"]
+        obj = f"service principal of application '{app_name(self.app, self.app_ref)}'"
+        if change.action == "delete":
+            await session.graph.call("DELETE", f"/servicePrincipals/{self.current['id']}", obj=obj,
+                                     needs=PERMISSIONS["servicePrincipal"], replicating=True,
+                                     missing_ok=True)
+            remember_service_principal(session, app_id, None)
+            change.applied = True
+            return [change]
+        path = "/servicePrincipals" + key_segment("appId", app_id)
+        response = await session.graph.call("PATCH", path, body={},
+                                            headers={"Prefer": "create-if-missing"}, obj=obj,
+                                            needs=PERMISSIONS["servicePrincipal"])
+        sp = response.body if response.status == 201 and response.body else \
+            await session.graph.get(path, obj=obj, replicating=True, needs=PERMISSIONS["servicePrincipal"])
+        remember_service_principal(session, app_id, sp)
+        change.ids = sp_ids(sp)
+        change.after = sp
+        change.applied = True
+        return [change]
