@@ -241,27 +241,12 @@ def test_owned_by_caller_manages_only_what_it_owns(emu):
     changes its own, and neither sees nor touches anyone else's."""
     import asyncio
 
-    from test_emulator_graph_support import graph_client
-    from msgraph.generated.models.app_role_assignment import AppRoleAssignment
+    from test_emulator_graph_support import caller_with_roles, graph_client
 
-    owned_by = "18a4783c-866b-4cc7-a460-3d5e5662c884"
-
-    async def setup(client):
-        app = await new_app(client, "limited")
-        from msgraph.generated.models.service_principal import ServicePrincipal
-        sp = await client.service_principals.post(ServicePrincipal(app_id=app.app_id))
-        await client.service_principals.by_service_principal_id(GRAPH_SP_ID).app_role_assigned_to.post(
-            AppRoleAssignment(principal_id=uuid.UUID(sp.id), resource_id=uuid.UUID(GRAPH_SP_ID),
-                              app_role_id=uuid.UUID(owned_by)))
-        return app, sp
-
-    app, sp = run(emu, setup)
-    state = emu.state()
-    state["secrets"][app.app_id] = "limited-secret"
-    emu.control("PUT", "/_emulator/state", state)
+    client_id, secret, sp_id = caller_with_roles(emu, "18a4783c-866b-4cc7-a460-3d5e5662c884")
 
     async def limited():
-        async with graph_client(emu, app.app_id, "limited-secret") as client:
+        async with graph_client(emu, client_id, secret) as client:
             mine = await new_app(client, "mine")
             await client.applications.by_application_id(mine.id).patch(_app(notes="ok"))
             owners = await client.applications.by_application_id(mine.id).owners.get()
@@ -273,7 +258,7 @@ def test_owned_by_caller_manages_only_what_it_owns(emu):
             return [o.id for o in owners.value], [a.display_name for a in listed.value]
 
     owners, listed = asyncio.run(limited())
-    assert owners == [sp.id] and listed == ["mine"]
+    assert owners == [sp_id] and listed == ["mine"]
 
 
 # --- directoryObjects, deviceManagement, gaps -------------------------------------------------

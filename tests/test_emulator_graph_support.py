@@ -5,6 +5,7 @@ emulator, one event loop per test; ODataError assertions; request configurations
 from __future__ import annotations
 
 import asyncio
+import uuid
 from contextlib import asynccontextmanager
 
 import pytest
@@ -113,3 +114,24 @@ def owner_ref(base: str, oid: str):
     from msgraph.generated.models.reference_create import ReferenceCreate
 
     return ReferenceCreate(odata_id=f"{base}/v1.0/directoryObjects/{oid}")
+
+
+def caller_with_roles(emu, *role_ids: str, name: str = "limited") -> tuple[str, str, str]:
+    """A new app + service principal holding exactly these Graph app roles, with a client secret
+    set through the control API; returns (client id, secret, service principal id)."""
+    from msgraph.generated.models.app_role_assignment import AppRoleAssignment
+
+    async def setup(client):
+        app, sp = await new_app_with_sp(client, name)
+        for role in role_ids:
+            await client.service_principals.by_service_principal_id(GRAPH_SP_ID) \
+                .app_role_assigned_to.post(AppRoleAssignment(
+                    principal_id=uuid.UUID(sp.id), resource_id=uuid.UUID(GRAPH_SP_ID),
+                    app_role_id=uuid.UUID(role)))
+        return app, sp
+
+    app, sp = run(emu, setup)
+    state = emu.state()
+    state["secrets"][app.app_id] = f"{name}-secret"
+    emu.control("PUT", "/_emulator/state", state)
+    return app.app_id, f"{name}-secret", sp.id
