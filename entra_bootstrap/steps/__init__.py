@@ -195,3 +195,103 @@ async def resource_service_principal(session, app_id: str) -> dict:
                         fix="check the API's client id; a third-party API needs its service principal "
                             "created in the tenant first")
     return sp
+
+
+# --- managed identities named by the user ---------------------------------------------------------
+SYSTEM_ASSIGNED_TYPES = {"microsoft.compute/virtualmachines": "virtual machine",
+                         "microsoft.compute/virtualmachinescalesets": "virtual machine scale set",
+                         "microsoft.containerinstance/containergroups": "container group"}
+SYSTEM_ASSIGNED_EXPLANATION = (
+    "only user-assigned managed identities can be federated with an application (FACTS: Entra ID "
+    "does not accept a system-assigned identity as a federated identity credential); create a "
+    "user-assigned identity (entra-bootstrap identity create NAME -g RG), attach it to the compute "
+    "(entra-bootstrap identity enable ... --user-assigned NAME) and federate that one")
+
+
+def _resource_type(resource_id: str) -> str | None:
+    parts = resource_id.strip("/").split("/")
+    # subscriptions/S/resourceGroups/RG/providers/NS/TYPE/NAME
+    if len(parts) >= 8 and parts[0].lower() == "subscriptions" and parts[4].lower() == "providers":
+        return f"{parts[5]}/{parts[6]}".lower()
+    return None
+
+
+def check_managed_identity_ref(value: str, option: str = "--managed-identity") -> None:
+    """Offline: refuse compute resource ids (their identity is system-assigned) and odd ids."""
+    value = (value or "").strip()
+    if value.startswith("/"):
+        rtype = _resource_type(value)
+        if rtype in SYSTEM_ASSIGNED_TYPES:
+            raise usage_error(f"{option} '{value}' is a {SYSTEM_ASSIGNED_TYPES[rtype]}: its identity is "
+                              "system-assigned and cannot be federated", code="SystemAssignedIdentity",
+                              fix=SYSTEM_ASSIGNED_EXPLANATION)
+        if rtype != "microsoft.managedidentity/userassignedidentities":
+            raise usage_error(f"{option} '{value}' is not a user-assigned identity resource id",
+                              code="MalformedResourceId",
+                              fix="use /subscriptions/SUB/resourceGroups/RG/providers/"
+                                  "Microsoft.ManagedIdentity/userAssignedIdentities/NAME, or NAME with -g")
+    elif not is_guid(value) and looks_like_guid(value) and len(value) >= 30:
+        raise usage_error(f"{option} '{value}' looks like a principal id but is not a valid GUID",
+                          code="MalformedGuid", fix="give the identity's principal id as "
+                                                    "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, or its name with -g")
+
+
+def identity_label(value: str) -> str:
+    return value.rstrip("/").rsplit("/", 1)[-1]
+
+
+async def resolve_managed_identity(session, value: str, resource_group: str | None = None, *,
+                                   for_federation: bool = True) -> dict:
+    """A user-assigned identity as {principalId, clientId, name, id} (or PLANNED in plan mode).
+
+    ``value`` is a principal id (GUID: its service principal is read from Graph and must be a
+    user-assigned managed identity), a resource id, or a name with ``resource_group`` (read from
+    ARM through clients/arm.py). A system-assigned identity is refused (exit 2) when
+    ``for_federation``.
+    """
+    if for_federation:
+        check_managed_identity_ref(value)
+    if is_guid(value):
+        return await _identity_by_principal_id(session, value.lower(), for_federation)
+    from ..clients.arm import arm, parse_identity_ref
+    ref = parse_identity_ref(value, resource_group, session.subscription_id)
+    body = await arm(session).get_identity(ref, missing_ok=True)
+    if body is None:
+        raise not_found(f"no user-assigned identity '{ref.name}' in resource group '{ref.resource_group}'",
+                        code="ResourceNotFound", object=f"user-assigned identity '{ref.id}'",
+                        fix="create it with `entra-bootstrap identity create NAME -g RG`, or check the "
+                            "name, resource group and subscription")
+    if is_planned(body):
+        return body
+    props = body.get("properties") or {}
+    return {"principalId": props.get("principalId", ""), "clientId": props.get("clientId", ""),
+            "name": body.get("name") or ref.name, "id": body.get("id") or ref.id}
+
+
+async def _identity_by_principal_id(session, principal_id: str, for_federation: bool) -> dict:
+    async def read():
+        return await session.graph.get(f"/servicePrincipals/{principal_id}", missing_ok=True,
+                                       obj=f"managed identity {principal_id}",
+                                       needs=PERMISSIONS["application.read"])
+
+    sp = await eventually(session, read)
+    if sp is None:
+        raise not_found(f"no managed identity with principal id {principal_id}", code="PrincipalNotFound",
+                        object=f"managed identity {principal_id}",
+                        fix="give the principalId of a user-assigned identity (entra-bootstrap identity "
+                            "show NAME -g RG), or its name with -g")
+    if sp.get("servicePrincipalType") != "ManagedIdentity":
+        raise usage_error(f"{principal_id} is the service principal '{sp.get('displayName')}', not a "
+                          "managed identity", code="NotAManagedIdentity",
+                          fix="give a user-assigned identity's principal id, name (with -g) or resource id")
+    alt = [a for a in sp.get("alternativeNames") or [] if isinstance(a, str)]
+    resource_id = next((a for a in alt if a.startswith("/")), "")
+    # NOTE: a managed identity's service principal carries alternativeNames
+    # ["isExplicit=True|False", RESOURCE_ID]; isExplicit=False marks a system-assigned identity.
+    if for_federation and ("isExplicit=False" in alt or _resource_type(resource_id) in SYSTEM_ASSIGNED_TYPES):
+        raise usage_error(f"{principal_id} is the system-assigned identity of "
+                          f"{identity_label(resource_id) or 'a resource'}: it cannot be federated",
+                          code="SystemAssignedIdentity", object=resource_id or principal_id,
+                          fix=SYSTEM_ASSIGNED_EXPLANATION)
+    return {"principalId": sp["id"], "clientId": sp.get("appId", ""), "name": sp.get("displayName", ""),
+            "id": resource_id}

@@ -244,6 +244,8 @@ class ConsentStep:
                                              "resourceId": todo["resource"]["id"], "scope": todo["scope"]},
                                        obj=obj, needs=needs, replicating=True, exists_ok=_grant_exists)
             if created is not None:
+                if isinstance(created.body, dict) and created.body.get("id"):
+                    change.ids["grantId"] = created.body["id"]
                 return
             # A grant for this pair appeared meanwhile (a lost response of an earlier run): merge into it.
             grants = await graph.list("/oauth2PermissionGrants", params={

@@ -15,7 +15,8 @@ from __future__ import annotations
 from ..clients.graph import GraphError
 from ..engine import Change, is_planned
 from ..errors import not_found
-from . import PERMISSIONS, app_label, eventually, require_application
+from . import (PERMISSIONS, app_label, eventually, identity_label, require_application,
+               resolve_managed_identity)
 from .application import app_name
 
 KIND = "owner"
@@ -48,17 +49,30 @@ class OwnerStep:
 
     kind = KIND
 
-    def __init__(self, app_ref: str, principal_id: str, *, present: bool = True,
+    def __init__(self, app_ref: str, principal_id: str | None = None, *, identity: str | None = None,
+                 resource_group: str | None = None, present: bool = True,
                  principal_label: str | None = None):
+        """``principal_id`` (an object id) or ``identity`` (a user-assigned identity's name with
+        ``resource_group``, resource id or principal id, resolved when planning)."""
         self.app_ref = app_ref
-        self.principal_id = principal_id.lower()
-        self.label = principal_label or principal_id
+        self.principal_id = principal_id.lower() if principal_id else ""
+        self.identity = identity
+        self.resource_group = resource_group
+        self.label = principal_label or (identity_label(identity) if identity else principal_id) or ""
         self.present = present
         self.app: dict | None = None
 
     async def plan(self, session) -> list[Change]:
         self.app = await require_application(session, self.app_ref)
         name = f"{app_name(self.app, self.app_ref)} <- {self.label}"
+        if self.identity:
+            resolved = await resolve_managed_identity(session, self.identity, self.resource_group,
+                                                      for_federation=False)
+            if is_planned(resolved):
+                action = "create" if self.present else "unchanged"
+                return [Change(KIND, name, action, reason="after the identity is created",
+                               notes=(OWNERSHIP_NOTE,) if self.present else ())]
+            self.principal_id = resolved["principalId"].lower()
         ids = {"principalId": self.principal_id}
         if is_planned(self.app):
             action = "create" if self.present else "unchanged"
@@ -92,3 +106,14 @@ class OwnerStep:
                              replicating=True, exists_ok=_already_owner)
         change.applied = True
         return [change]
+
+
+def owner_step(spec, app_ref: str, owner, *, present: bool = True) -> OwnerStep:
+    """The step for one ``owners`` entry of a bootstrap file (spec.OwnerRef: identity | principal)."""
+    if owner.kind == "principal":
+        return OwnerStep(app_ref, owner.value, present=present)
+    rg = None
+    if not owner.value.startswith("/"):
+        declared = spec.identity(owner.value) if hasattr(spec, "identity") else None
+        rg = declared.resource_group if declared else None
+    return OwnerStep(app_ref, identity=owner.value, resource_group=rg, present=present)

@@ -167,11 +167,13 @@ class PermissionsStep:
         self.present = present
         self.app: dict | None = None
         self.new_rra: list[dict] = []
+        self.resolved: list[Permission] = []
 
     async def plan(self, session) -> list[Change]:
         self.app = await require_application(session, self.app_ref)
         resource_sp = await resource_service_principal(session, self.api_app_id)
         perms = resolve(resource_sp, self.roles, self.scopes)
+        self.resolved = perms
         api = resource_sp.get("displayName") or self.api_app_id
         name = f"{app_name(self.app, self.app_ref)} -> {api}"
         current = [] if is_planned(self.app) else list(self.app.get("requiredResourceAccess") or [])

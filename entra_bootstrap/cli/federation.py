@@ -1,0 +1,117 @@
+"""`entra-bootstrap federation add | list | remove`: federated identity credentials of the app."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .common import command, execute, options
+from .options import AppOpt, ResourceGroupOpt
+
+group = typer.Typer(help="Federated identity credentials: who may exchange its token for the app's.",
+                    no_args_is_help=True)
+
+NameOpt = Annotated[Optional[str], typer.Option(
+    "--name", "-n", help="Credential name (3-120 letters, digits, '-', '_'); default: derived from the source.")]
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(group, name="federation")
+
+
+@command(group, "add")
+def add(
+    app_ref: AppOpt,
+    name: NameOpt = None,
+    managed_identity: Annotated[Optional[str], typer.Option(
+        "--managed-identity", metavar="UAMI", rich_help_panel="Sources",
+        help="A user-assigned identity: name (with -g), resource id or principal id.")] = None,
+    resource_group: ResourceGroupOpt = None,
+    github: Annotated[Optional[str], typer.Option(
+        "--github", metavar="OWNER/REPO", rich_help_panel="Sources", help="GitHub Actions of this repository.")] = None,
+    branch: Annotated[Optional[str], typer.Option("--branch", rich_help_panel="Sources")] = None,
+    environment: Annotated[Optional[str], typer.Option("--environment", rich_help_panel="Sources")] = None,
+    tag: Annotated[Optional[str], typer.Option("--tag", rich_help_panel="Sources")] = None,
+    pull_request: Annotated[bool, typer.Option("--pull-request", rich_help_panel="Sources")] = False,
+    azure_devops: Annotated[bool, typer.Option(
+        "--azure-devops", rich_help_panel="Sources",
+        help="An Azure DevOps service connection (give its --issuer and --subject).")] = False,
+    kubernetes: Annotated[bool, typer.Option(
+        "--kubernetes", rich_help_panel="Sources",
+        help="A Kubernetes service account (--issuer = the cluster's OIDC issuer URL).")] = False,
+    namespace: Annotated[Optional[str], typer.Option("--namespace", rich_help_panel="Sources")] = None,
+    service_account: Annotated[Optional[str], typer.Option("--service-account", rich_help_panel="Sources")] = None,
+    issuer: Annotated[Optional[str], typer.Option("--issuer", rich_help_panel="Sources")] = None,
+    subject: Annotated[Optional[str], typer.Option("--subject", rich_help_panel="Sources")] = None,
+    audience: Annotated[Optional[str], typer.Option(
+        "--audience", help="Default: the cloud's token-exchange audience (api://AzureADTokenExchange).")] = None,
+    description: Annotated[Optional[str], typer.Option("--description")] = None,
+) -> None:
+    """Add (or update) a federated identity credential, upserted by name."""
+    from ..engine import run_steps
+    from ..errors import usage_error
+    from ..steps import check_app_ref
+    from ..steps.federation import FederationSource, FederationStep, validate
+
+    opts = options()
+    ref = check_app_ref(app_ref)
+    if kubernetes and not issuer:
+        raise usage_error("--kubernetes needs --issuer (the cluster's OIDC issuer URL)", code="BadFederation",
+                          fix="e.g. --issuer https://oidc.example/CLUSTER/ --namespace NS --service-account SA")
+    if not kubernetes and (namespace or service_account):
+        raise usage_error("--namespace and --service-account go with --kubernetes", code="BadFederation",
+                          fix="add --kubernetes --issuer URL")
+    if not github and (branch or environment or tag or pull_request):
+        raise usage_error("--branch, --environment, --tag and --pull-request go with --github",
+                          code="BadFederation", fix="add --github OWNER/REPO")
+    src = FederationSource(
+        name=name, managed_identity=managed_identity, resource_group=resource_group, github=github,
+        branch=branch, environment=environment, tag=tag, pull_request=pull_request,
+        kubernetes_issuer=issuer if kubernetes else None, namespace=namespace,
+        service_account=service_account, azure_devops=azure_devops,
+        issuer=None if kubernetes else issuer, subject=subject, audience=audience, description=description)
+    validate(src)
+    step = FederationStep(ref, src)
+    changes = execute(lambda session: run_steps([step], session, plan=opts.dry_run))
+    c = changes[0]
+    result = {"name": c.name.rsplit("/", 1)[-1], "id": c.ids.get("id"), "issuer": c.ids.get("issuer"),
+              "subject": c.ids.get("subject"), "appId": c.ids.get("appId")}
+    opts.out.changes(changes, result=result, tsv=[result["name"]], dry_run=opts.dry_run)
+
+
+@command(group, "remove")
+def remove(app_ref: AppOpt, name: Annotated[str, typer.Option("--name", "-n", help="The credential's name.")]) -> None:
+    """Remove a federated identity credential by name (nothing to do when it does not exist)."""
+    from ..engine import run_steps
+    from ..steps import check_app_ref
+    from ..steps.federation import FederationSource, FederationStep, check_name
+
+    opts = options()
+    ref = check_app_ref(app_ref)
+    check_name(name)
+    step = FederationStep(ref, FederationSource(name=name), present=False)
+    changes = execute(lambda session: run_steps([step], session, plan=opts.dry_run))
+    opts.out.changes(changes, result={"name": name, "id": changes[0].ids.get("id")},
+                     tsv=[changes[0].ids.get("id") or ""], dry_run=opts.dry_run)
+
+
+@command(group, "list")
+def list_(app_ref: AppOpt) -> None:
+    """List the application's federated identity credentials."""
+    from ..steps import PERMISSIONS, check_app_ref, require_application
+
+    opts = options()
+    ref = check_app_ref(app_ref)
+
+    async def go(session):
+        app = await require_application(session, ref)
+        return await session.graph.list(f"/applications/{app['id']}/federatedIdentityCredentials",
+                                         obj=f"application '{ref}'",
+                                         needs=PERMISSIONS["federatedIdentityCredential"])
+
+    fics = execute(go)
+    rows = [{"name": f.get("name"), "issuer": f.get("issuer"), "subject": f.get("subject"),
+             "audiences": f.get("audiences"), "id": f.get("id")} for f in fics]
+    opts.out.records(rows, ["name", "issuer", "subject", "audiences"], json_doc=fics,
+                     tsv_columns=["name", "issuer", "subject", "audiences", "id"], empty="no federated credential")
