@@ -1,0 +1,249 @@
+"""``identity create | enable | disable | show``: managed identities on VMs, scale sets and container
+groups (issue 4). Parsing, calling and rendering only; the work is in steps/user_identity.py,
+steps/vm_identity.py and steps/container_identity.py, through clients/arm.py.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, List, Optional
+
+import typer
+
+from ..errors import api_error, usage_error
+from .common import command, execute, options
+
+identity_app = typer.Typer(
+    name="identity", no_args_is_help=True,
+    help="Managed identities: create user-assigned ones, attach them to VMs, scale sets and "
+         "container groups, detach them, show them.")
+
+ResourceGroup = Annotated[str, typer.Option("--resource-group", "-g", help="Resource group.",
+                                            show_default=False)]
+Vm = Annotated[Optional[str], typer.Option("--vm", help="Virtual machine name.")]
+Vmss = Annotated[Optional[str], typer.Option("--vmss", help="Virtual machine scale set name.")]
+ContainerGroupOpt = Annotated[Optional[str], typer.Option(
+    "--container-group", help="Container group name (Azure Container Instances).")]
+SystemAssigned = Annotated[bool, typer.Option("--system-assigned", help="The system-assigned identity.")]
+UserAssigned = Annotated[Optional[List[str]], typer.Option(
+    "--user-assigned", help="A user-assigned identity: its name (in -g) or its full resource id. "
+                            "Repeat for several.", show_default=False)]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before re-deploying a container "
+                                                       "group (every container restarts).")]
+
+
+def _split(values: Optional[List[str]]) -> list[str]:
+    """Repeated options, each possibly holding several space- or comma-separated values."""
+    out: list[str] = []
+    for value in values or []:
+        out += [v for v in value.replace(",", " ").split() if v]
+    return out
+
+
+def _tags(values: Optional[List[str]]) -> dict[str, str] | None:
+    if not values:
+        return None
+    tags: dict[str, str] = {}
+    for item in _split(values):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise usage_error(f"--tags '{item}' is not KEY=VALUE", code="BadTag",
+                              fix="give tags as --tags team=payments --tags env=prod")
+        tags[key] = value
+    return tags
+
+
+def _target(vm: str | None, vmss: str | None, group: str | None) -> tuple[str, str]:
+    given = [(k, v) for k, v in (("vm", vm), ("vmss", vmss), ("container-group", group)) if v]
+    if len(given) != 1:
+        raise usage_error("name exactly one of --vm, --vmss, --container-group", code="BadTarget",
+                          fix="e.g. identity enable --vm myVM -g myResourceGroup --system-assigned")
+    return given[0]
+
+
+def _check_inputs(resource_group: str, users: list[str]) -> None:
+    """Everything that can be checked offline, before the first request."""
+    from ..clients.arm import check_resource_group, parse_identity_ref
+
+    check_resource_group(resource_group)
+    for value in users:
+        # The subscription only completes a name into an id; the syntax check needs none.
+        parse_identity_ref(value, resource_group, "00000000-0000-0000-0000-000000000000")
+
+
+def _confirm_redeploy(yes: bool):
+    """The container group confirmation: --yes, or ask on a terminal, or refuse."""
+
+    def confirm(change) -> None:
+        resend = (change.after or {}).get("resend") or {}
+        lines = [f"container group '{change.name}': changing its identity re-deploys it with the same "
+                 "definition; every container restarts. Re-sent as it is now:"]
+        for c in resend.get("containers", []):
+            lines.append(f"  container {c['name']}: image {c['image']}, ports {c['ports'] or '-'}, "
+                         f"env {', '.join(c['environmentVariables']) or '-'}, resources {c['resources']}")
+        ip = resend.get("ipAddress") or {}
+        lines.append(f"  restartPolicy {resend.get('restartPolicy')}, osType {resend.get('osType')}, "
+                     f"ipAddress {ip.get('type') or '-'} ports {ip.get('ports') or '-'}")
+        lines.append(f"  identity -> {change.after.get('type')}")
+        for line in lines:
+            sys.stderr.write(line + "\n")
+        if yes:
+            return
+        if not sys.stdin.isatty():
+            raise usage_error("re-deploying a container group needs confirmation and stdin is not a "
+                              "terminal", code="ConfirmationRequired", object=f"container group '{change.name}'",
+                              fix="run again with --yes to re-deploy it (every container restarts)")
+        if not typer.confirm("Re-deploy the container group now?", default=False, err=True):
+            raise api_error("not confirmed; nothing was written", code="Declined",
+                            object=f"container group '{change.name}'")
+
+    return confirm
+
+
+def _identity_result(step) -> tuple[dict, list]:
+    attached = step.attached
+    doc = {"target": {"kind": step.kind, "name": step.name, "resourceGroup": step.resource_group}}
+    if attached is not None:
+        doc.update(attached.as_dict())
+    principal = attached.system_principal if attached is not None else None
+    return doc, [principal or ""]
+
+
+def _run_identity(mode: str, target: tuple[str, str], resource_group: str, system: bool,
+                  users: list[str], upgrade_instances: bool, yes: bool) -> None:
+    from ..engine import run_step
+    from ..steps.vm_identity import identity_step
+
+    opts = options()
+    _check_inputs(resource_group, users)
+    kind, name = target
+    step = identity_step(kind, name, resource_group, mode, system=system, users=users,
+                         upgrade_instances=upgrade_instances, confirm=_confirm_redeploy(yes))
+
+    changes = execute(lambda session: run_step(step, session, plan=opts.dry_run))
+    result, tsv = _identity_result(step)
+    opts.out.changes(changes, result=result, tsv=tsv, dry_run=opts.dry_run)
+
+
+@command(identity_app, "create")
+def create(name: Annotated[str, typer.Argument(help="Name of the user-assigned identity.")],
+           resource_group: ResourceGroup,
+           location: Annotated[Optional[str], typer.Option(
+               "--location", "-l", help="Region. [default: the resource group's]")] = None,
+           tags: Annotated[Optional[List[str]], typer.Option(
+               "--tags", help="KEY=VALUE; repeat for several. Replaces the identity's tags.")] = None):
+    """Create (or update) a user-assigned managed identity; prints its principalId, clientId,
+    tenantId and resource id (`-o tsv`: the principal id only)."""
+    from ..clients.arm import check_identity_name, check_resource_group
+    from ..engine import run_step
+    from ..steps.user_identity import UserIdentityStep
+
+    opts = options()
+    check_identity_name(name)
+    check_resource_group(resource_group)
+    step = UserIdentityStep(name, resource_group, location=location, tags=_tags(tags))
+    changes = execute(lambda session: run_step(step, session, plan=opts.dry_run))
+    result = step.result.as_dict() if step.result else {"name": name, "resourceGroup": resource_group}
+    opts.out.changes(changes, result=result, tsv=[result.get("principalId", "")], dry_run=opts.dry_run)
+
+
+@command(identity_app, "enable")
+def enable(resource_group: ResourceGroup, vm: Vm = None, vmss: Vmss = None,
+           container_group: ContainerGroupOpt = None, system_assigned: SystemAssigned = False,
+           user_assigned: UserAssigned = None,
+           upgrade_instances: Annotated[bool, typer.Option(
+               "--upgrade-instances", help="Scale sets with a Manual upgrade policy: upgrade the "
+                                           "instances so they get the identity now.")] = False,
+           yes: Yes = False):
+    """Attach identities to a VM, scale set or container group, keeping the ones already there.
+    Prints the system-assigned principal id when there is one (`-o tsv`: only that)."""
+    users = _split(user_assigned)
+    target = _target(vm, vmss, container_group)
+    if not system_assigned and not users:
+        raise usage_error("nothing to enable", code="NothingToDo",
+                          fix="pass --system-assigned and/or --user-assigned NAME_OR_ID")
+    if upgrade_instances and target[0] != "vmss":
+        raise usage_error("--upgrade-instances applies to scale sets (--vmss) only", code="BadOption")
+    _run_identity("enable", target, resource_group, system_assigned, users, upgrade_instances, yes)
+
+
+@command(identity_app, "disable")
+def disable(resource_group: ResourceGroup, vm: Vm = None, vmss: Vmss = None,
+            container_group: ContainerGroupOpt = None, system_assigned: SystemAssigned = False,
+            user_assigned: UserAssigned = None,
+            upgrade_instances: Annotated[bool, typer.Option(
+                "--upgrade-instances", help="Scale sets with a Manual upgrade policy: upgrade the "
+                                            "instances so the change reaches them now.")] = False,
+            yes: Yes = False):
+    """Detach only the identities named, leaving the rest."""
+    users = _split(user_assigned)
+    target = _target(vm, vmss, container_group)
+    if not system_assigned and not users:
+        raise usage_error("nothing to disable", code="NothingToDo",
+                          fix="pass --system-assigned and/or --user-assigned NAME_OR_ID")
+    if upgrade_instances and target[0] != "vmss":
+        raise usage_error("--upgrade-instances applies to scale sets (--vmss) only", code="BadOption")
+    _run_identity("disable", target, resource_group, system_assigned, users, upgrade_instances, yes)
+
+
+@command(identity_app, "show")
+def show(name: Annotated[Optional[str], typer.Argument(
+             help="A user-assigned identity (name, or resource id without -g).")] = None,
+         resource_group: Annotated[Optional[str], typer.Option(
+             "--resource-group", "-g", help="Resource group.")] = None,
+         vm: Vm = None, vmss: Vmss = None, container_group: ContainerGroupOpt = None):
+    """Show a user-assigned identity, or the identities attached to a VM, scale set or container
+    group, with their principal and client ids."""
+    opts = options()
+    targets = [v for v in (vm, vmss, container_group) if v]
+    if name and targets:
+        raise usage_error("give either an identity NAME or one of --vm/--vmss/--container-group",
+                          code="BadTarget")
+    if not name:
+        _show_attached(_target(vm, vmss, container_group), resource_group)
+        return
+    from ..clients.arm import check_resource_group, parse_identity_ref, resolve_user_assigned_identity
+
+    if resource_group:
+        check_resource_group(resource_group)
+    parse_identity_ref(name, resource_group, "00000000-0000-0000-0000-000000000000")
+
+    async def read(session):
+        return await resolve_user_assigned_identity(session, name, resource_group)
+
+    identity = execute(read)
+    doc = identity.as_dict()
+    if opts.out.format == "json":
+        opts.out.record(doc)
+    else:
+        opts.out.record(doc, tsv=[identity.principal_id])
+
+
+def _show_attached(target: tuple[str, str], resource_group: str | None) -> None:
+    from ..clients.arm import arm, check_resource_group
+    from ..steps.vm_identity import TARGETS, TARGET_KINDS, Attached
+
+    opts = options()
+    if not resource_group:
+        raise usage_error("-g RESOURCE_GROUP is required with --vm/--vmss/--container-group",
+                          code="MissingResourceGroup")
+    check_resource_group(resource_group)
+    kind, name = target
+    tkind = TARGET_KINDS[kind]
+    obj = f"{TARGETS[tkind][0]} '{name}' in resource group '{resource_group}'"
+
+    async def read(session):
+        client = arm(session)
+        if tkind == "containerGroup":
+            return await client.get_container_group(resource_group, name, obj)
+        return await client.get_compute(tkind, resource_group, name, obj)
+
+    attached = Attached.of(execute(read))
+    doc = {"target": {"kind": kind, "name": name, "resourceGroup": resource_group}, **attached.as_dict()}
+    opts.out.records(attached.rows(), ["type", "name", "principalId", "clientId"], json_doc=doc,
+                     tsv_columns=["type", "principalId", "clientId", "id"],
+                     empty=f"{obj} has no managed identity")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(identity_app, name="identity")

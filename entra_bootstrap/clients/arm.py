@@ -1,0 +1,509 @@
+"""A thin Azure Resource Manager client: plain JSON dicts in and out, through the async azure-mgmt SDKs.
+
+Requests go through azure-mgmt-compute, azure-mgmt-msi and azure-mgmt-containerinstance (their
+ARM pipeline: bearer token for the cloud's ARM scope, retry on 429/5xx honouring Retry-After), but
+bodies are read and sent as raw JSON (``cls=`` and ``IO`` bodies): what a step re-sends (a
+container group's whole definition) is exactly what ARM returned, never a model's projection of it.
+
+Long-running operations are polled by ``ServerPacedPolling``: it waits what the server's
+``Retry-After`` says — including 0, which azure-core treats as absent and replaces with the SDK's
+30 s default — and ``FALLBACK_POLL_SECONDS`` when the server says nothing. A failed operation
+reports ARM's own error code.
+
+Also here: ``resolve_user_assigned_identity`` (a user-assigned identity by name + resource group or
+by resource id; used by the identity, federation and owner commands) and the ARM error mapping
+(401/403 exit 3 naming the role needed, 404 exit 4, the rest exit 1).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, TypeVar
+
+from ..errors import CliError, api_error, auth_error, not_found, usage_error
+from .retry import classify, with_retries
+
+log = logging.getLogger("entra_bootstrap.http")
+T = TypeVar("T")
+
+FALLBACK_POLL_SECONDS = 2.0       # when an LRO answer has no Retry-After
+MAX_POLL_SECONDS = 60.0
+RG_API_VERSION = "2021-04-01"
+UAMI_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
+
+# NOTE: ARM's naming rule for Microsoft.ManagedIdentity/userAssignedIdentities (resource-name-rules).
+UAMI_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}")
+UAMI_ID = re.compile(r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
+                     r"Microsoft\.ManagedIdentity/userAssignedIdentities/(?P<name>[^/]+)/?", re.I)
+RG_NAME = re.compile(r"[-\w._()]{1,90}")   # NOTE: ARM: 1-90 chars, letters/digits/_-.(), no trailing '.'
+GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+
+# The least-privilege built-in role for each kind of write (FACTS.md "What the operator needs").
+ROLE_VM = "Virtual Machine Contributor"
+ROLE_MI_OPERATOR = "Managed Identity Operator"
+ROLE_MI_CONTRIBUTOR = "Managed Identity Contributor"
+ROLE_ACI = "Contributor"
+
+
+def role_phrase(role: str, attaching: bool = False) -> str:
+    """What the operator needs, for a 403's fix: the role, plus Managed Identity Operator on the
+    identities when user-assigned identities are attached."""
+    text = f"the '{role}' role on the resource or its resource group"
+    if attaching:
+        text += f", and the '{ROLE_MI_OPERATOR}' role on each user-assigned identity it attaches"
+    return text
+
+
+# --- input validation (pure; runs before any request) ---------------------------------------------
+
+def check_resource_group(name: str) -> str:
+    if not name or not RG_NAME.fullmatch(name) or name.endswith("."):
+        raise usage_error(f"'{name}' is not a valid resource group name", code="BadResourceGroup",
+                          fix="resource group names are 1-90 letters, digits, '_', '-', '.', '(' or ')' "
+                              "and do not end with '.'")
+    return name
+
+
+def check_identity_name(name: str) -> str:
+    if not UAMI_NAME.fullmatch(name or ""):
+        raise usage_error(f"'{name}' is not a valid user-assigned identity name", code="InvalidResourceName",
+                          object=f"user-assigned identity '{name}'",
+                          fix="use 3-128 letters, digits, '-' or '_', starting with a letter or digit")
+    return name
+
+
+@dataclass(frozen=True)
+class IdentityRef:
+    """A user-assigned identity as the user named it, made into a full resource id."""
+
+    subscription_id: str
+    resource_group: str
+    name: str
+
+    @property
+    def id(self) -> str:
+        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/"
+                f"{UAMI_TYPE}/{self.name}")
+
+    @property
+    def key(self) -> str:
+        return self.id.lower()
+
+
+def parse_identity_ref(value: str, resource_group: str | None, subscription_id: str) -> IdentityRef:
+    """A name (needs ``resource_group``) or a full resource id; exit 2 on anything malformed."""
+    value = (value or "").strip()
+    if value.startswith("/"):
+        m = UAMI_ID.fullmatch(value)
+        if m is None:
+            raise usage_error(f"'{value}' is not a user-assigned identity resource id",
+                              code="MalformedResourceId",
+                              fix="use /subscriptions/SUB/resourceGroups/RG/providers/"
+                                  "Microsoft.ManagedIdentity/userAssignedIdentities/NAME, or a name with -g")
+        if not GUID.fullmatch(m["sub"]):
+            raise usage_error(f"'{m['sub']}' in '{value}' is not a subscription id (a GUID)",
+                              code="MalformedResourceId", fix="copy the id from `identity show` or the portal")
+        check_resource_group(m["rg"])
+        return IdentityRef(m["sub"], m["rg"], check_identity_name(m["name"]))
+    if "/" in value:
+        raise usage_error(f"'{value}' is neither an identity name nor a resource id",
+                          code="MalformedResourceId",
+                          fix="a resource id starts with /subscriptions/; a name has no '/'")
+    check_identity_name(value)
+    if not resource_group:
+        raise usage_error(f"the user-assigned identity '{value}' is named without its resource group",
+                          code="MissingResourceGroup", fix="pass -g RESOURCE_GROUP or the full resource id")
+    return IdentityRef(subscription_id, check_resource_group(resource_group), value)
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+@dataclass
+class ArmError(Exception):
+    status: int
+    code: str
+    message: str
+    method: str = ""
+    url: str = ""
+    retry_after: float | None = None
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}: {self.message}"
+
+
+def _error_body(response) -> dict:
+    try:
+        body = response.json()
+    except Exception:  # noqa: BLE001 - not JSON: no ARM error document
+        return {}
+    err = body.get("error") if isinstance(body, dict) else None
+    return err if isinstance(err, dict) else {}
+
+
+def _wire_error(exc: Exception) -> ArmError | None:
+    """An azure-core error as ARM spelled it (status, code, message); None for other exceptions."""
+    from azure.core.exceptions import HttpResponseError
+
+    if not isinstance(exc, HttpResponseError) or exc.response is None:
+        return None
+    response = exc.response
+    request = getattr(response, "request", None)
+    err = _error_body(response)
+    code = err.get("code") or (exc.error.code if getattr(exc, "error", None) else None) or \
+        f"HTTP{response.status_code}"
+    message = err.get("message") or (exc.error.message if getattr(exc, "error", None) else "") or \
+        str(exc.message or "")
+    status = response.status_code
+    try:
+        body = response.json()
+    except Exception:  # noqa: BLE001
+        body = None
+    if isinstance(body, dict) and str(body.get("status", "")).lower() in ("failed", "canceled"):
+        status = 0    # a long-running operation that ended Failed (polling answered 200)
+    retry_after = None
+    raw = response.headers.get("Retry-After") if response.headers else None
+    if raw:
+        try:
+            retry_after = float(raw)
+        except ValueError:
+            retry_after = None
+    return ArmError(status, code, message, getattr(request, "method", ""),
+                    str(getattr(request, "url", "")), retry_after)
+
+
+def to_cli_error(err: ArmError, *, obj: str | None = None, needs: str | None = None) -> CliError:
+    """An ARM error as the user sees it: 401/403 exit 3, 404 exit 4, everything else exit 1."""
+    where = f"{err.method} {err.url.split('?')[0]}" if err.method else ""
+    text = f"{err.message} ({where})" if where else err.message
+    if err.status == 401:
+        return auth_error(f"Azure Resource Manager refused the operator's token: {text}", code=err.code,
+                          object=obj, status=401,
+                          fix="check the tenant, the subscription and the operator's credentials")
+    if err.status == 403:
+        if err.code == "LinkedAuthorizationFailed":
+            needs = f"the '{ROLE_MI_OPERATOR}' role on each user-assigned identity it attaches"
+        fix = (f"grant the operator {needs} (Owner or Contributor also allow it)" if needs
+               else "grant the operator an ARM role that allows this action")
+        return auth_error(f"the operator is not allowed to do this: {err.message}", code=err.code,
+                          object=obj, status=403, fix=fix)
+    if err.status == 404:
+        return not_found(f"not found: {err.message}", code=err.code, object=obj, status=404,
+                         fix="check the name, the resource group (-g) and the subscription")
+    if err.status == 0:
+        return api_error(f"the Azure operation failed: {err.code}: {err.message}", code=err.code,
+                         object=obj, fix="fix the cause ARM names and run the command again")
+    fix = None
+    if err.status in (429, 503, 504):
+        fix = "Azure Resource Manager is throttling or unavailable; run the command again later"
+    elif err.code == "PrincipalNotFound":
+        fix = "a new identity had not replicated yet; run the command again"
+    return api_error(text, code=err.code, object=obj, status=err.status, fix=fix)
+
+
+def _retryable(exc: Exception, idempotent: bool) -> str | None:
+    from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+
+    if isinstance(exc, ServiceRequestError):
+        return "connection failed"
+    if isinstance(exc, ServiceResponseError) and idempotent:
+        # NOTE: our ARM writes are idempotent (PATCH of a merge, PUT of a whole definition), so a
+        # response lost after the write is safe to repeat.
+        return "response lost"
+    if isinstance(exc, ArmError) and exc.status:
+        return classify(exc)
+    return None
+
+
+# --- long-running operations --------------------------------------------------------------------
+
+def _server_paced_polling(fallback: float, base_url: str):
+    from azure.mgmt.core.polling.async_arm_polling import AsyncARMPolling
+
+    class ServerPacedPolling(AsyncARMPolling):
+        """ARM polling that waits exactly the server's Retry-After (0 included)."""
+
+        def _extract_delay(self) -> float:
+            headers = self._pipeline_response.http_response.headers
+            for name, scale in (("retry-after", 1.0), ("retry-after-ms", 0.001),
+                                ("x-ms-retry-after-ms", 0.001)):
+                raw = headers.get(name)
+                if raw is None:
+                    continue
+                try:
+                    return min(max(float(raw) * scale, 0.0), MAX_POLL_SECONDS)
+                except ValueError:
+                    break     # an HTTP date: let azure-core parse it
+            return super()._extract_delay() if headers.get("retry-after") else fallback
+
+    return ServerPacedPolling(fallback, path_format_arguments={"endpoint": base_url})
+
+
+def _raw(pipeline_response, deserialized, headers):
+    """``cls=`` hook: the response body as ARM sent it (a dict), or None when empty."""
+    response = pipeline_response.http_response
+    try:
+        body = response.text()
+    except Exception:  # noqa: BLE001
+        return None
+    return json.loads(body) if body else None
+
+
+def _json_bytes(body: dict) -> bytes:
+    # NOTE: bytes, not BytesIO: azure-mgmt-containerinstance 10 tests isinstance(x, typing.IO),
+    # which no BytesIO passes; every generated client accepts bytes as a raw body.
+    return json.dumps(body).encode()
+
+
+# --- the client ----------------------------------------------------------------------------------
+
+class ArmClient:
+    """One per run and event loop; SDK clients are created on first use."""
+
+    def __init__(self, session):
+        self.session = session
+        self.cloud = session.cloud
+        self._clients: dict[str, Any] = {}
+
+    @property
+    def subscription_id(self) -> str:
+        return self.session.subscription_id
+
+    def _kwargs(self) -> dict:
+        from .auth import ca_bundle
+
+        kw: dict[str, Any] = {"base_url": self.cloud.arm, "credential_scopes": [self.cloud.arm_scope],
+                              "polling_interval": FALLBACK_POLL_SECONDS, "retry_total": 4,
+                              "raw_response_hook": _log_response}
+        if ca_bundle():
+            kw["connection_verify"] = ca_bundle()
+        return kw
+
+    def _client(self, kind: str):
+        client = self._clients.get(kind)
+        if client is not None:
+            return client
+        if kind == "compute":
+            from azure.mgmt.compute.aio import ComputeManagementClient as C
+        elif kind == "msi":
+            from azure.mgmt.msi.aio import ManagedServiceIdentityClient as C
+        else:
+            from azure.mgmt.containerinstance.aio import ContainerInstanceManagementClient as C
+        client = C(self.session.credential, self.subscription_id, **self._kwargs())
+        self._clients[kind] = client
+        return client
+
+    @property
+    def compute(self):
+        return self._client("compute")
+
+    @property
+    def msi(self):
+        return self._client("msi")
+
+    @property
+    def aci(self):
+        return self._client("aci")
+
+    def polling(self):
+        return _server_paced_polling(FALLBACK_POLL_SECONDS, self.cloud.arm)
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            try:
+                await client.close()
+            except Exception:  # noqa: BLE001 - closing must never mask the outcome
+                pass
+        self._clients.clear()
+
+    # --- calls with retries and user-facing errors ----------------------------------------------
+    async def call(self, fn: Callable[[], Awaitable[T]], *, what: str, obj: str | None = None,
+                   needs: str | None = None, missing_ok: bool = False, idempotent: bool = True) -> T | None:
+        """Run one SDK call with classified retries; errors become CliError (404 → None if missing_ok)."""
+        async def attempt():
+            try:
+                return await fn()
+            except Exception as exc:  # noqa: BLE001 - translated, then classified by with_retries
+                wire = _wire_error(exc)
+                if wire is not None:
+                    raise wire from None
+                raise
+
+        try:
+            return await with_retries(attempt, what=what, policy=self.session.retry,
+                                      retry_on=lambda e: _retryable(e, idempotent))
+        except ArmError as err:
+            if err.status == 404 and missing_ok:
+                return None
+            raise to_cli_error(err, obj=obj, needs=needs) from None
+        except CliError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+            if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+                raise api_error(f"cannot reach Azure Resource Manager at {self.cloud.arm}: {exc}",
+                                code="EndpointUnreachable",
+                                fix="check the network, --cloud / ENTRA_BOOTSTRAP_ARM_ENDPOINT and the "
+                                    "CA bundle (REQUESTS_CA_BUNDLE)") from None
+            raise
+
+    # --- resource groups (no SDK for them here: a raw GET through the compute pipeline) ---------
+    async def get_resource_group(self, name: str) -> dict:
+        from azure.core.rest import HttpRequest
+
+        async def fn():
+            url = (f"{self.cloud.arm}/subscriptions/{self.subscription_id}/resourcegroups/{name}"
+                   f"?api-version={RG_API_VERSION}")
+            response = await self.compute.send_request(HttpRequest("GET", url))
+            if response.status_code >= 400:
+                from azure.core.exceptions import HttpResponseError
+                raise HttpResponseError(response=response)
+            return response.json()
+
+        key = ("rg", name.lower())
+        if key not in self.session.memo:
+            self.session.memo[key] = await self.call(fn, what=f"GET resource group {name}",
+                                                     obj=f"resource group '{name}'")
+        return self.session.memo[key]
+
+    # --- compute ----------------------------------------------------------------------------------
+    def _compute_ops(self, kind: str):
+        return self.compute.virtual_machines if kind == "vm" else self.compute.virtual_machine_scale_sets
+
+    async def get_compute(self, kind: str, rg: str, name: str, obj: str) -> dict:
+        ops = self._compute_ops(kind)
+        return await self.call(lambda: ops.get(rg, name, cls=_raw), what=f"GET {obj}", obj=obj)
+
+    async def patch_compute(self, kind: str, rg: str, name: str, body: dict, obj: str,
+                            needs: str | None = None) -> dict:
+        ops = self._compute_ops(kind)
+
+        async def fn():
+            poller = await ops.begin_update(rg, name, body, cls=_raw, polling=self.polling())
+            return await poller.result()
+
+        return await self.call(fn, what=f"PATCH {obj}", obj=obj, needs=needs or role_phrase(ROLE_VM))
+
+    async def list_scale_set_instances(self, rg: str, name: str, obj: str) -> list[dict]:
+        async def fn():
+            return [dict(i) async for i in self.compute.virtual_machine_scale_set_vms.list(rg, name)]
+
+        return await self.call(fn, what=f"GET instances of {obj}", obj=obj)
+
+    async def upgrade_scale_set_instances(self, rg: str, name: str, instance_ids: list[str], obj: str) -> None:
+        async def fn():
+            poller = await self.compute.virtual_machine_scale_sets.begin_update_instances(
+                rg, name, {"instanceIds": instance_ids}, polling=self.polling())
+            return await poller.result()
+
+        await self.call(fn, what=f"POST manualupgrade {obj}", obj=obj, needs=role_phrase(ROLE_VM))
+
+    # --- container groups ---------------------------------------------------------------------------
+    async def get_container_group(self, rg: str, name: str, obj: str) -> dict:
+        return await self.call(lambda: self.aci.container_groups.get(rg, name, cls=_raw),
+                               what=f"GET {obj}", obj=obj)
+
+    async def put_container_group(self, rg: str, name: str, body: dict, obj: str,
+                                  needs: str | None = None) -> dict:
+        async def fn():
+            poller = await self.aci.container_groups.begin_create_or_update(
+                rg, name, _json_bytes(body), cls=_raw, polling=self.polling())
+            return await poller.result()
+
+        return await self.call(fn, what=f"PUT {obj}", obj=obj, needs=needs or role_phrase(ROLE_ACI))
+
+    # --- user-assigned identities -------------------------------------------------------------------
+    async def get_identity(self, ref: IdentityRef, *, missing_ok: bool = False) -> dict | None:
+        key = ("uami", ref.key)
+        if key in self.session.memo:
+            return self.session.memo[key]
+        ops = self._identity_ops(ref.subscription_id)
+        obj = f"user-assigned identity '{ref.name}' in resource group '{ref.resource_group}'"
+        found = await self.call(lambda: ops.get(ref.resource_group, ref.name, cls=_raw),
+                                what=f"GET {obj}", obj=obj, missing_ok=missing_ok)
+        if found is not None:
+            self.session.memo[key] = found
+        return found
+
+    async def put_identity(self, ref: IdentityRef, body: dict) -> dict:
+        ops = self._identity_ops(ref.subscription_id)
+        obj = f"user-assigned identity '{ref.name}' in resource group '{ref.resource_group}'"
+        result = await self.call(
+            lambda: ops.create_or_update(ref.resource_group, ref.name, _json_bytes(body), cls=_raw),
+            what=f"PUT {obj}", obj=obj, needs=role_phrase(ROLE_MI_CONTRIBUTOR))
+        self.session.memo[("uami", ref.key)] = result
+        return result
+
+    async def delete_identity(self, ref: IdentityRef) -> None:
+        ops = self._identity_ops(ref.subscription_id)
+        obj = f"user-assigned identity '{ref.name}' in resource group '{ref.resource_group}'"
+        await self.call(lambda: ops.delete(ref.resource_group, ref.name), what=f"DELETE {obj}", obj=obj,
+                        needs=role_phrase(ROLE_MI_CONTRIBUTOR))
+        self.session.memo.pop(("uami", ref.key), None)
+
+    def _identity_ops(self, subscription_id: str):
+        if subscription_id.lower() == self.subscription_id.lower():
+            return self.msi.user_assigned_identities
+        # An identity in another subscription: a client for that subscription, same credential.
+        kind = f"msi:{subscription_id.lower()}"
+        client = self._clients.get(kind)
+        if client is None:
+            from azure.mgmt.msi.aio import ManagedServiceIdentityClient
+            client = ManagedServiceIdentityClient(self.session.credential, subscription_id, **self._kwargs())
+            self._clients[kind] = client
+        return client.user_assigned_identities
+
+
+def _log_response(pipeline_response) -> None:
+    request = pipeline_response.http_request
+    log.debug("%s %s -> %d", request.method, request.url, pipeline_response.http_response.status_code)
+
+
+def arm(session) -> ArmClient:
+    """The run's ARM client (closed with the session)."""
+    client = session.extras.get("arm")
+    if client is None:
+        client = ArmClient(session)
+        session.extras["arm"] = client
+    return client
+
+
+# --- the resolver other commands use ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UserAssignedIdentity:
+    id: str
+    name: str
+    resource_group: str
+    subscription_id: str
+    location: str
+    principal_id: str
+    client_id: str
+    tenant_id: str
+
+    @classmethod
+    def from_arm(cls, ref: IdentityRef, body: dict) -> "UserAssignedIdentity":
+        props = body.get("properties") or {}
+        return cls(id=body.get("id") or ref.id, name=body.get("name") or ref.name,
+                   resource_group=ref.resource_group, subscription_id=ref.subscription_id,
+                   location=body.get("location", ""), principal_id=props.get("principalId", ""),
+                   client_id=props.get("clientId", ""), tenant_id=props.get("tenantId", ""))
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "name": self.name, "resourceGroup": self.resource_group,
+                "subscriptionId": self.subscription_id, "location": self.location,
+                "principalId": self.principal_id, "clientId": self.client_id, "tenantId": self.tenant_id}
+
+
+async def resolve_user_assigned_identity(session, name_or_resource_id: str,
+                                         resource_group: str | None = None) -> UserAssignedIdentity:
+    """A user-assigned identity named by name (+ resource group) or full resource id.
+
+    Exit 2 for a malformed id or name (before any request), 4 when it does not exist (including
+    an unknown subscription), 3 when the operator may not read it. Read once per run.
+    """
+    ref = parse_identity_ref(name_or_resource_id, resource_group, session.subscription_id)
+    body = await arm(session).get_identity(ref)
+    return UserAssignedIdentity.from_arm(ref, body)
