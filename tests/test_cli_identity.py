@@ -386,3 +386,47 @@ def test_show_identity_and_attachments(emu):
     assert "no managed identity" in empty
     missing = fails(emu, 4, "identity", "show", "nope-id", "-g", RG)
     assert "ResourceNotFound" in missing.stderr
+
+
+# --- the steps as bootstrap files use them ------------------------------------------------------------
+
+def test_plan_sees_a_planned_identity_and_attach_step_round_trip(emu):
+    """``plan`` of create + attach in one run: the attach sees the identity as PLANNED (no 404), and
+    nothing is written; then up (apply) and down (detach, delete), each idempotent."""
+    from entra_bootstrap.cli.common import Options, execute
+    from entra_bootstrap.engine import run_step
+    from entra_bootstrap.spec import Target
+    from entra_bootstrap.steps.user_identity import UserIdentityStep
+    from entra_bootstrap.steps.vm_identity import attach_step
+
+    target = Target(kind="vm", name="myVM", resource_group=RG)
+
+    def run_chain(plan: bool, present: bool = True):
+        steps = [UserIdentityStep("fed-id", RG, present=present),
+                 attach_step(target, "fed-id", RG, present=present)]
+        if not present:
+            steps.reverse()
+
+        async def go(session):
+            out = []
+            for step in steps:
+                out += await run_step(step, session, plan=plan)
+            return [(c.kind, c.action) for c in out]
+
+        return execute(go, Options(cloud="custom"))
+
+    emu.clear_requests()
+    assert run_chain(plan=True) == [("userAssignedIdentity", "create"), ("vmIdentity", "update")]
+    assert emu.writes() == []
+    assert run_chain(plan=False) == [("userAssignedIdentity", "create"), ("vmIdentity", "update")]
+    assert attached(emu, "vm", "myVM") == (None, {"fed-id"})
+    emu.clear_requests()
+    assert run_chain(plan=False) == [("userAssignedIdentity", "unchanged"), ("vmIdentity", "unchanged")]
+    assert emu.writes() == []
+    assert run_chain(plan=False, present=False) == [("vmIdentity", "update"), ("userAssignedIdentity", "delete")]
+    assert "identity" not in resource(emu, "vm", "myVM")
+    assert uami_id(emu, "fed-id").lower() not in emu.state()["arm"]["resources"]
+    emu.clear_requests()
+    assert run_chain(plan=False, present=False) == [("vmIdentity", "unchanged"),
+                                                    ("userAssignedIdentity", "unchanged")]
+    assert emu.writes() == []

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..clients.arm import IdentityRef, UserAssignedIdentity, arm, parse_identity_ref
-from ..engine import Change
+from ..engine import Change, planned
 from ..errors import api_error
 
 KIND = "userAssignedIdentity"
@@ -49,6 +49,8 @@ class UserIdentityStep:
                                reason="does not exist")]
             return [Change(KIND, self.ref.name, "delete", ids=_ids(current), reason="not wanted")]
         if current is None:
+            # Later steps of a plan (attach, federation) see the identity as PLANNED, not missing.
+            session.memo[("uami", self.ref.key)] = planned(id=self.ref.id, name=self.ref.name)
             self._location = self.location or (await client.get_resource_group(self.ref.resource_group))["location"]
             reason = f"new, in {self._location}" + ("" if self.location else " (the resource group's location)")
             return [Change(KIND, self.ref.name, "create", ids={"id": self.ref.id}, reason=reason,
