@@ -191,9 +191,11 @@ def test_paging_follows_next_link(emu):
 
     async def body(client):
         apps = client.applications
-        first = await apps.get()
+        # $select keeps the SDK's model parsing (the slow part here) small; nextLink carries it.
+        first = await apps.get(query(apps, select=["id"]))
         second = await apps.with_url(first.odata_next_link).get()
-        small = await apps.get(query(apps, top=40, filter="startswith(displayName,'bulk-')"))
+        small = await apps.get(query(apps, top=40, filter="startswith(displayName,'bulk-')",
+                                     select=["displayName"]))
         seen = [a.display_name for a in small.value]
         link = small.odata_next_link
         while link:
@@ -202,16 +204,17 @@ def test_paging_follows_next_link(emu):
             link = more.odata_next_link
         await odata_error(apps.get(query(apps, top=1000)), 400, "Request_BadRequest",
                           "Invalid page size specified: '1000'. Must be between 1 and 999 inclusive.")
-        big = await apps.get(query(apps, top=999))
+        big = await apps.get(query(apps, top=999, select=["id"], filter="startswith(displayName,'bulk-1')"))
         return first, second, seen, big
 
     first, second, seen, big = run(emu, body)
     assert len(first.value) == 100 and first.odata_next_link
-    assert "$skiptoken=" in first.odata_next_link and first.odata_next_link.startswith(emu.url + "/graph/v1.0/")
+    assert "$skiptoken=" in first.odata_next_link and "$select=id" in first.odata_next_link
+    assert first.odata_next_link.startswith(emu.url + "/graph/v1.0/applications?")
     assert len(second.value) == 5 and second.odata_next_link is None
     assert {a.id for a in first.value}.isdisjoint(a.id for a in second.value)
     assert seen == [f"bulk-{i:03d}" for i in range(103)]
-    assert len(big.value) == 105 and big.odata_next_link is None
+    assert len(big.value) == 3 and big.odata_next_link is None            # bulk-100 … bulk-102
 
 
 # --- authorization --------------------------------------------------------------------------
