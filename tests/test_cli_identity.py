@@ -430,3 +430,30 @@ def test_plan_sees_a_planned_identity_and_attach_step_round_trip(emu):
     assert run_chain(plan=False, present=False) == [("vmIdentity", "unchanged"),
                                                     ("userAssignedIdentity", "unchanged")]
     assert emu.writes() == []
+
+
+# --- faults: lost responses and throttling ------------------------------------------------------------
+
+def test_lost_response_after_the_patch_is_retried_safely(emu):
+    """The PATCH is applied but its response never arrives: the command repeats it (a merge PATCH
+    is idempotent) and reports the identity as the server holds it."""
+    create_identity(emu, "id-one")
+    emu.faults(drop_response_after_write=1)
+    first = ok("identity", "enable", "--vm", "myVM", "-g", RG, "--system-assigned", "--user-assigned", "id-one")
+    system, users = attached(emu, "vm", "myVM")
+    assert system and users == {"id-one"} and system in first.stdout
+    patches = [r for r in emu.requests() if r["method"] == "PATCH"]
+    assert [p["status"] for p in patches] == [None, 200]
+    twice(emu, "identity", "enable", "--vm", "myVM", "-g", RG, "--system-assigned", "--user-assigned", "id-one")
+
+
+def test_throttled_arm_requests_are_retried(emu, monkeypatch):
+    monkeypatch.setenv("ENTRA_BOOTSTRAP_RETRY_BASE_DELAY", "0")
+    emu.faults(fault_rate=0.15, fault_seed=2)
+    try:
+        ok("identity", "create", "busy-id", "-g", RG)
+        ok("identity", "enable", "--vm", "myVM", "-g", RG, "--user-assigned", "busy-id")
+    finally:
+        emu.faults(fault_rate=0)
+    assert attached(emu, "vm", "myVM")[1] == {"busy-id"}
+    assert any(r["status"] in (429, 503) for r in emu.requests())
