@@ -159,6 +159,8 @@ def test_filter_by_app_id_unique_name_display_name_and_startswith(emu):
         await odata_error(apps.get(query(apps, filter="displayName eq")), 400, "BadRequest")
         await odata_error(apps.get(query(apps, filter="displayName eq 'a' or displayName eq 'b'")),
                           501, "NotImplemented")
+        await odata_error(apps.get(query(apps, count=True)), 501, "NotImplemented")
+        await odata_error(apps.get(query(apps, orderby=["displayName"])), 501, "NotImplemented")
 
     run(emu, body)
 
@@ -282,7 +284,8 @@ def test_directory_objects_get_and_get_by_ids(emu):
         return one, both.value, sps.value
 
     one, both, sps = run(emu, body)
-    assert one.odata_type == "#microsoft.graph.servicePrincipal" and one.display_name == "entra-bootstrap-operator"
+    assert one.odata_type == "#microsoft.graph.servicePrincipal"
+    assert one.display_name == "entra-bootstrap-operator"
     assert [(o.id, o.odata_type) for o in both] == [
         (OPERATOR_SP_ID, "#microsoft.graph.servicePrincipal"),
         (OPERATOR_APP_OBJECT_ID, "#microsoft.graph.application")]

@@ -1,12 +1,12 @@
 """OData query options on emulated Graph collections: ``$filter``, ``$select``, ``$top``,
-``$skiptoken`` paging (``@odata.nextLink``) and ``$count``.
+and ``$skiptoken`` paging (``@odata.nextLink``, page size 100 as Graph's, ``$top`` up to 999).
 
 ``$filter`` covers what Graph answers on directory objects without advanced queries
 (https://learn.microsoft.com/graph/aad-advanced-queries): ``eq`` and ``in`` on a property,
 ``startswith(prop,'…')``, ``prop/any(x:x eq '…')`` on string collections, joined with ``and``.
 String comparison is case-insensitive, as in the directory. Operators Graph has but the emulator
-does not (``or``, ``not``, ``ne``, ``endswith``, …) and ``$orderby`` / ``$search`` / ``$expand``
-answer 501: gaps are loud. A property that is not filterable on the type answers Graph's 400
+does not (``or``, ``not``, ``ne``, ``endswith``, …) and ``$orderby`` / ``$search`` / ``$expand`` /
+``$count`` answer 501: gaps are loud. A property that is not filterable on the type answers Graph's 400
 ``Request_UnsupportedQuery``.
 """
 
@@ -235,7 +235,8 @@ def _page_size(ctx: Ctx) -> int:
 
 
 def check_unsupported_options(ctx: Ctx) -> None:
-    for option in ("$orderby", "$search", "$expand", "$skip"):
+    # $count on directory objects is an advanced query (ConsistencyLevel: eventual): not emulated.
+    for option in ("$orderby", "$search", "$expand", "$skip", "$count"):
         if option in ctx.request.query:
             raise not_emulated(f"the query option {option}")
 
@@ -253,8 +254,6 @@ def collection_response(ctx: Ctx, entity_set: str, items: list[dict], *, filtera
     offset = _offset(ctx.query("$skiptoken"))
     page = items[offset:offset + size]
     body = {"@odata.context": context_url(ctx, entity_set, select)}
-    if ctx.query("$count") and ctx.query("$count").lower() == "true":
-        body["@odata.count"] = len(items)
     if offset + size < len(items):
         params = [(k, v) for k, v in ctx.request.query.items() if k != "$skiptoken"]
         params.append(("$skiptoken", _skip_token(offset + size)))

@@ -28,7 +28,7 @@ CONSENT_TYPES = ("AllPrincipals", "Principal")
 SP_DEFAULTS = {
     "deletedDateTime": None, "accountEnabled": True, "addIns": [], "alternativeNames": [],
     "appDescription": None, "appDisplayName": None, "applicationTemplateId": None,
-    "appOwnerOrganizationId": None, "appRoleAssignmentRequired": False, "createdDateTime": None,
+    "appOwnerOrganizationId": None, "appRoleAssignmentRequired": False,
     "description": None, "disabledByMicrosoftStatus": None, "displayName": None, "homepage": None,
     "loginUrl": None, "logoutUrl": None, "notes": None, "notificationEmailAddresses": [],
     "preferredSingleSignOnMode": None, "preferredTokenSigningKeyThumbprint": None, "replyUrls": [],
@@ -40,7 +40,7 @@ SP_DEFAULTS = {
     "keyCredentials": [], "oauth2PermissionScopes": [], "passwordCredentials": [],
     "resourceSpecificApplicationPermissions": [],
 }
-SP_READ_ONLY = {"id", "appId", "appDisplayName", "appOwnerOrganizationId", "createdDateTime",
+SP_READ_ONLY = {"id", "appId", "appDisplayName", "appOwnerOrganizationId",
                 "deletedDateTime", "servicePrincipalType", "signInAudience", "applicationTemplateId",
                 "disabledByMicrosoftStatus", "verifiedPublisher", "passwordCredentials",
                 "resourceSpecificApplicationPermissions", "appDescription"}
@@ -123,7 +123,7 @@ def create_sp(ctx: Ctx, body: dict, app_id: str | None) -> dict:
     sp.update({
         "id": str(uuid.uuid4()), "appId": app["appId"], "displayName": view["displayName"],
         "appDisplayName": view["displayName"], "appDescription": view["description"],
-        "appOwnerOrganizationId": ctx.world.tenant_id, "createdDateTime": now(),
+        "appOwnerOrganizationId": ctx.world.tenant_id,
         "signInAudience": view["signInAudience"],
         "servicePrincipalNames": [app["appId"], *view["identifierUris"]],
         # The service principal carries the app's roles and delegated scopes.
