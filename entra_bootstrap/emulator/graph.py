@@ -14,6 +14,9 @@ Replication lag: creates mark the new object (``World.mark_new``); while it lags
 updates addressed to it answer 404 ``Request_ResourceNotFound`` and references to it from other
 requests answer the 400s of FACTS.md. Upserts with ``Prefer: create-if-missing`` see the
 consistent key index and never duplicate a lagging object.
+
+Not emulated (501): users, groups and every other Graph resource, /beta, $batch, $orderby,
+$search, $expand, $count, addPassword/addKey, deleted items (deletes are hard deletes).
 """
 
 from __future__ import annotations
