@@ -51,19 +51,16 @@ def describe(url: str) -> tuple[str, str]:
         kind = parts[i + 2] if len(parts) > i + 2 else "resource"
         ident = "/" + "/".join(parts[parts.index("subscriptions"):i + 4]) if "subscriptions" in parts else path
         return kind, ident
-    # Graph: /v1.0/{collection}[/{id or (key='v')}][/{nav}[/{id}]][/$ref]
+    # Graph: /v1.0/{collection}[/{id or (key='v')}][/{nav}[/{id}]][/$ref] -> kind = last collection
     if "v1.0" in parts:
         parts = parts[parts.index("v1.0") + 1:]
     parts = [p for p in parts if p != "$ref"]
-    kind, ident = (parts[0] if parts else "graph"), ""
+    kind = "graph"
     for part in parts:
         m = re.match(r"^([A-Za-z]+)(\(.*\))?$", part)
         if m and not re.fullmatch(_GUID, part):
             kind = m.group(1)
-            ident = m.group(2) or ident
-        else:
-            ident = part
-    return kind, ident
+    return kind, "/" + "/".join(parts)
 
 
 def record(method: str, url: str, status: int | None, outcome: str) -> None:

@@ -111,10 +111,8 @@ async def _exchange(session, label: str, app_id: str, client_id: str, expected: 
                            "run this on a resource the identity is attached to (`entra-bootstrap "
                            "identity show`), or check AZURE_POD_IDENTITY_AUTHORITY_HOST")
 
-        async def assertion() -> str:
-            return mi_token.token
-
-        app_cred = ClientAssertionCredential(tenant, app_id, assertion, authority=cloud.login,
+        # NOTE: azure-identity's aio ClientAssertionCredential takes a synchronous callable.
+        app_cred = ClientAssertionCredential(tenant, app_id, lambda: mi_token.token, authority=cloud.login,
                                              disable_instance_discovery=not cloud.instance_discovery, **kw)
         try:
             try:

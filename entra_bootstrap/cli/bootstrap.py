@@ -68,6 +68,11 @@ def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bo
     from .. import bootstrap
 
     async def main(session):
+        from .. import audit
+
+        if audit.enabled() and not plan:
+            claims = await session.graph_token_claims()
+            audit.set_principal(claims.get("oid"), claims.get("tid"))
         reporter = _Progress(opts) if progress else None
         try:
             outcome = await bootstrap.run(spec, session, plan=plan, destroy=destroy,

@@ -457,8 +457,13 @@ class ArmClient:
 
 
 def _log_response(pipeline_response) -> None:
+    from .. import audit
+
     request = pipeline_response.http_request
-    log.debug("%s %s -> %d", request.method, request.url, pipeline_response.http_response.status_code)
+    status = pipeline_response.http_response.status_code
+    log.debug("%s %s -> %d", request.method, request.url, status)
+    if request.method in ("PUT", "PATCH", "POST", "DELETE") and audit.enabled():
+        audit.record(request.method, request.url, status, "succeeded" if status < 400 else "failed")
 
 
 def arm(session) -> ArmClient:

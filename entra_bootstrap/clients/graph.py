@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import quote, urlencode
 
+from .. import audit
 from ..clouds import Cloud
 from ..errors import CliError, api_error, auth_error, not_found
 from .retry import REPLICATION, RetryPolicy, classify, with_retries
@@ -162,12 +163,16 @@ class GraphClient:
         except (httpx.TransportError, OSError) as exc:
             log.debug("%s %s -> %s (%.0f ms)", method, url, type(exc).__name__,
                       (time.monotonic() - started) * 1000)
+            if method != "GET":
+                audit.record(method, url, None, "unknown")   # sent, never answered
             raise api_error(f"cannot reach Microsoft Graph at {self.cloud.graph}: {type(exc).__name__} {exc}",
                             code="EndpointUnreachable",
                             fix="check the network, --cloud / ENTRA_BOOTSTRAP_GRAPH_ENDPOINT and the CA "
                                 "bundle (REQUESTS_CA_BUNDLE)") from None
         status = response.status_code
         log.debug("%s %s -> %d (%.0f ms)", method, url, status, (time.monotonic() - started) * 1000)
+        if method != "GET":
+            audit.record(method, url, status, "succeeded" if status < 400 else "failed")
         content = response.content
         if status >= 400:
             code, message, request_id = _parse_error(status, content, response.headers)
