@@ -160,7 +160,9 @@ class OperatorCredential:
 
     def _failure(self, name: str, scopes: tuple[str, ...], exc: BaseException) -> CliError:
         if _network_failure(exc):
-            return api_error(f"cannot reach the login endpoint {self.cloud.login} ({name}): "
+            where = ("the managed identity endpoint" if name == "ManagedIdentityCredential"
+                     else f"the login endpoint {self.cloud.login}")
+            return api_error(f"cannot reach {where} ({name}): "
                              f"{_first_line(str(exc), 240)}", code="EndpointUnreachable",
                              fix="check the network, --cloud, AZURE_AUTHORITY_HOST and the CA bundle "
                                  "(REQUESTS_CA_BUNDLE)")

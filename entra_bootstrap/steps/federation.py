@@ -103,6 +103,11 @@ def validate(src: FederationSource) -> None:
             raise _bad("--managed-identity sets the issuer and subject itself",
                        fix="drop --issuer/--subject")
         check_managed_identity_ref(src.managed_identity)
+        ref = src.managed_identity.strip()
+        if not ref.startswith("/") and not is_guid(ref) and not src.resource_group:
+            raise _bad(f"the user-assigned identity '{ref}' is named without its resource group",
+                       code="MissingResourceGroup", fix="pass -g RESOURCE_GROUP, or the identity's "
+                                                        "resource id or principal id")
         return
     if src.github:
         if not GITHUB_REPO_RE.match(src.github):
