@@ -79,7 +79,8 @@ def _app_chain(app: AppSpec, present: bool) -> Chain:
     if present:
         steps += perms + consents
     else:
-        steps = consents + perms + list(reversed(steps))
+        app_step, sp_step = steps
+        steps = [_UnlessAppGone(s, app.unique_name) for s in consents + perms + [sp_step]] + [app_step]
     return Chain(f"app {app.unique_name}", steps)
 
 
@@ -89,7 +90,30 @@ def _links_chain(spec: Spec, app: AppSpec, present: bool) -> Chain:
 
     owners = [owner_step(spec, app.unique_name, o, present=present) for o in app.owners]
     feds = [federation_step(spec, app.unique_name, f, present=present) for f in app.federations]
-    return Chain(f"app {app.unique_name} links", owners + feds if present else feds + owners)
+    if present:
+        return Chain(f"app {app.unique_name} links", owners + feds)
+    return Chain(f"app {app.unique_name} links",
+                 [_UnlessAppGone(s, app.unique_name) for s in feds + owners])
+
+
+class _UnlessAppGone:
+    """``down``: what hangs off an application that no longer exists is already gone."""
+
+    def __init__(self, step, unique_name: str):
+        self.step = step
+        self.kind = step.kind
+        self.unique_name = unique_name
+
+    async def plan(self, session) -> list[Change]:
+        from .steps import find_application
+
+        if await find_application(session, self.unique_name, retry=False) is None:
+            return [Change(self.kind, f"{self.unique_name}: {getattr(self.step, 'name', '') or self.kind}",
+                           "unchanged", reason="the application does not exist")]
+        return await self.step.plan(session)
+
+    async def apply(self, session, changes: list[Change]) -> list[Change]:
+        return await self.step.apply(session, changes)
 
 
 def build(spec: Spec, *, destroy: bool = False) -> list[list[Chain]]:

@@ -75,6 +75,12 @@ def _expected_roles(spec: Spec, unique_name: str) -> set[str]:
 
 
 async def prove_exchanges(spec: Spec, session, outcome, call: str | None) -> list[dict]:
+    checks = [dict(c, kind="tokenExchange", name=c.get("name", ""), ids=c.get("ids", {}))
+              for c in await _prove(spec, session, outcome, call)]
+    return checks
+
+
+async def _prove(spec: Spec, session, outcome, call: str | None) -> list[dict]:
     checks = []
     for unique_name, app_id, ident, client_id in _pairs(spec, outcome):
         label = f"{ident} -> {unique_name}"
