@@ -45,6 +45,8 @@ def is_guid(value: str) -> bool:
 def looks_like_guid(value: str) -> bool:
     """Hex-and-dashes text meant as a GUID (so a malformed one is reported as such)."""
     v = value or ""
+    if re.fullmatch(r"[{(]?\w{8}-\w{4}-\w{4}-\w{4}-\w{12}[})]?", v):     # the shape, a wrong character
+        return True
     return "-" in v and len(v) >= 8 and bool(re.fullmatch(r"[0-9a-fA-F{}-]+", v)) and \
         any(c.isdigit() for c in v)
 
