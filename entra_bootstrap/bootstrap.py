@@ -52,13 +52,16 @@ def _identity_ref(spec: Spec, name: str) -> tuple[str, str | None]:
     return declared.name, declared.resource_group if declared else None
 
 
-def _identity_chain(ident: IdentitySpec, present: bool) -> Chain:
+def _identity_chain(ident: IdentitySpec, present: bool, confirm: Callable | None) -> Chain:
     from .steps.user_identity import UserIdentityStep
     from .steps.vm_identity import attach_step
 
     create = UserIdentityStep(ident.name, ident.resource_group, location=ident.location,
                               tags=dict(ident.tags), present=present)
-    attach = [attach_step(t, ident.name, ident.resource_group, present=present) for t in ident.assign_to]
+    # NOTE: a container group has no identity PATCH: attaching re-sends the whole group and
+    # restarts its containers (FACTS.md), so ``confirm(change)`` is asked first.
+    attach = [attach_step(t, ident.name, ident.resource_group, present=present, confirm=confirm)
+              for t in ident.assign_to]
     return Chain(f"identity {ident.name}", [create, *attach] if present else [*attach, create])
 
 
@@ -116,10 +119,10 @@ class _UnlessAppGone:
         return await self.step.apply(session, changes)
 
 
-def build(spec: Spec, *, destroy: bool = False) -> list[list[Chain]]:
+def build(spec: Spec, *, destroy: bool = False, confirm: Callable | None = None) -> list[list[Chain]]:
     """The phases of chains for ``up``/``plan`` (or ``down`` when ``destroy``)."""
     present = not destroy
-    identities = [_identity_chain(i, present) for i in spec.identities]
+    identities = [_identity_chain(i, present, confirm) for i in spec.identities]
     apps = [_app_chain(a, present) for a in spec.apps]
     links = [_links_chain(spec, a, present) for a in spec.apps if a.owners or a.federations]
     if destroy:
@@ -131,9 +134,10 @@ def build(spec: Spec, *, destroy: bool = False) -> list[list[Chain]]:
 
 # --- running them -----------------------------------------------------------------------------
 async def run(spec: Spec, session, *, plan: bool, destroy: bool = False,
-              on_change: Callable[[Change], None] | None = None) -> Outcome:
+              on_change: Callable[[Change], None] | None = None,
+              confirm: Callable | None = None) -> Outcome:
     """Run every phase; a failed chain stops only itself, later phases do not start."""
-    phases = build(spec, destroy=destroy)
+    phases = build(spec, destroy=destroy, confirm=confirm)
     limit = asyncio.Semaphore(CONCURRENCY)
     done: list[Change] = []
     for phase in phases:

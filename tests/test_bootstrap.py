@@ -302,3 +302,24 @@ def _run_any(example) -> None:
     result = RUNNER.invoke(app, ["up", "-f", str(example), "-o", "none"])
     assert result.exit_code in (0, 1), result.output
     assert "Traceback" not in result.output
+
+
+def test_a_container_group_target_needs_yes_because_containers_restart(env, tmp_path):
+    emu = env
+    path = tmp_path / "aci.toml"
+    path.write_text('[[identity]]\nname = "aci-identity"\nresource_group = "myResourceGroup"\n'
+                    'assign_to = ["container-group:myContainerGroup"]\n')
+    before = next(v for k, v in emu.state()["arm"]["resources"].items() if k.endswith("/mycontainergroup"))
+    result = cli("up", "-f", path, code=2)
+    assert "restarts every container" in result.stderr and "--yes" in result.stderr
+    assert not [w for w in emu.writes() if "containerGroups" in w["path"]]
+    cli("up", "-f", path, "--yes", "-o", "none")
+    after = next(v for k, v in emu.state()["arm"]["resources"].items() if k.endswith("/mycontainergroup"))
+    assert list(after["identity"]["userAssignedIdentities"])[0].lower().endswith("/aci-identity")
+    for key in ("image", "ports", "environmentVariables", "resources"):
+        assert after["properties"]["containers"][0]["properties"][key] == \
+            before["properties"]["containers"][0]["properties"][key]
+    assert after["properties"]["restartPolicy"] == before["properties"]["restartPolicy"]
+    emu.clear_requests()
+    cli("up", "-f", path, "-o", "none")                      # nothing to re-send: no question asked
+    assert emu.writes() == []

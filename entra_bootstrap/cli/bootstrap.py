@@ -64,7 +64,8 @@ def _audit(path: Path | None) -> None:
     audit.configure(path)
 
 
-def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bool = False):
+def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bool = False,
+         yes: bool = False):
     from .. import bootstrap
 
     async def main(session):
@@ -76,7 +77,8 @@ def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bo
         reporter = _Progress(opts) if progress else None
         try:
             outcome = await bootstrap.run(spec, session, plan=plan, destroy=destroy,
-                                          on_change=reporter.change if reporter else None)
+                                          on_change=reporter.change if reporter else None,
+                                          confirm=_restart_confirmation(yes, reporter))
         finally:
             if reporter:
                 reporter.close()
@@ -172,7 +174,27 @@ def _summary(changes) -> dict[str, int]:
     return out
 
 
-def up(file: FileOpt, audit_log: AuditOpt = None):
+def _restart_confirmation(yes: bool, reporter):
+    """Asked before a container group is re-sent (every container restarts)."""
+    def confirm(change) -> None:
+        if yes:
+            return
+        what = f"{change.kind} {change.name}: {change.reason}".strip()
+        if not sys.stdin.isatty():
+            raise usage_error(f"{what} re-sends the container group and restarts every container",
+                              code="ConfirmationRequired",
+                              fix="run it on a terminal to be asked, or pass --yes")
+        if reporter is not None:
+            reporter.close()
+        if not typer.confirm(f"{what}: this restarts every container of the group. Go on?", err=True):
+            raise usage_error("not confirmed: the container group was left as it was",
+                              code="NotConfirmed", fix="run again and confirm, or pass --yes")
+    return confirm
+
+
+def up(file: FileOpt, audit_log: AuditOpt = None,
+       yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before re-sending a container "
+                                                            "group (which restarts its containers).")] = False):
     """Apply the file: every object created or brought up to date, in dependency order.
 
     Idempotent: a second run changes nothing; a run cut off halfway is finished by the next.
@@ -182,7 +204,7 @@ def up(file: FileOpt, audit_log: AuditOpt = None):
     spec = _load(file, opts)
     _audit(audit_log)
     dry = opts.dry_run
-    outcome, values = _run(spec, opts, plan=dry, progress=not dry)
+    outcome, values = _run(spec, opts, plan=dry, progress=not dry, yes=yes)
     _report(opts, outcome, values, dry_run=dry)
 
 
@@ -202,7 +224,7 @@ def down(file: FileOpt, yes: YesOpt = False, audit_log: AuditOpt = None):
             _report(opts, outcome, {}, dry_run=False)
             return
         _confirm(yes, [c for c in outcome.changes if c.changed])
-    outcome, values = _run(spec, opts, plan=opts.dry_run, destroy=True)
+    outcome, values = _run(spec, opts, plan=opts.dry_run, destroy=True, yes=True)
     _report(opts, outcome, {}, dry_run=opts.dry_run)
 
 
