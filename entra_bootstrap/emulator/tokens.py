@@ -1,5 +1,6 @@
-"""The emulator's Entra ID side: OIDC discovery, JWKS, the v2.0 token endpoint, the managed identity
-(IMDS-style) endpoint, and ``authenticate`` — how Graph and ARM handlers learn who is calling.
+"""The emulator's Entra ID side: OIDC discovery, JWKS, cloud metadata, the v2.0 token endpoint, the
+managed identity (IMDS-style) endpoint, and ``authenticate`` — how Graph and ARM handlers learn who
+is calling.
 
 Routes (authority = the emulator's base URL, exactly as ``https://login.microsoftonline.com``):
   GET  /{tenant}/v2.0/.well-known/openid-configuration   discovery (tenant id, or common/organizations)
@@ -8,6 +9,9 @@ Routes (authority = the emulator's base URL, exactly as ``https://login.microsof
                                                          client_assertion (a token this emulator signed)
   GET  /imds{RESOURCE_ID}/metadata/identity/oauth2/token managed identity, acting as RESOURCE_ID (a VM,
                                                          scale set or container group of world.arm)
+  GET  /arm/metadata/endpoints                           ARM's cloud metadata (login endpoint, audiences,
+                                                         Graph resource id), no token: what
+                                                         ``az cloud register`` reads
 
 Tokens are real RS256 JWTs: tid, oid, sub, appid, azp, aud, roles, iss = ``{authority}/{tenant}/v2.0``
 (FACTS.md: the federated credential for a managed identity is built from this issuer), iat/nbf/exp,
@@ -285,6 +289,34 @@ async def jwks(request: web.Request) -> web.Response:
     _check_tenant(world, request.match_info["tenant"], allow_aliases=True)
     key = dict(request.app[SIGNING_KEY].jwk, issuer=world.issuer)
     return json_response({"keys": [key]})
+
+
+async def cloud_metadata(request: web.Request) -> web.Response:
+    """``GET {arm}/metadata/endpoints``: ARM's cloud metadata, which ``az cloud register
+    --endpoint-resource-manager`` (and go-azure-sdk) read to learn a cloud's other endpoints. One
+    object, as ARM answers ``api-version=2022-09-01`` (``2019-05-01`` answers a list of every cloud;
+    the emulator is one cloud, so it answers the object for any version). No token needed. The
+    Azure CLI appends ``/metadata/endpoints`` to the endpoint as given, so ``{arm}//metadata/…``
+    (endpoint with a trailing slash) is accepted too, as ARM does."""
+    from .app import json_response
+
+    world = _world(request)
+    return json_response({
+        # NOTE: only what the emulator serves: no portal, no Azure AD Graph (``graph`` /
+        # ``graphAudience``, retired), no data-plane suffixes.
+        "name": "Emulator",
+        "authentication": {
+            # NOTE: no trailing slash: MSAL and go-azure-sdk append "/{tenant}" to it.
+            "loginEndpoint": world.authority,
+            # The first audience is what the Azure CLI asks ARM tokens for (as on the public cloud).
+            "audiences": ["https://management.core.windows.net/", world.arm_url + "/"],
+            "tenant": "common",
+            "identityProvider": "AAD",
+        },
+        "resourceManager": world.arm_url + "/",
+        "microsoftGraphResourceId": world.graph_url + "/",
+        "suffixes": {},
+    })
 
 
 # --- the token endpoint -----------------------------------------------------------------------
@@ -598,3 +630,5 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/{tenant}/v2.0/.well-known/openid-configuration", openid_configuration)
     r.add_get("/{tenant}/discovery/v2.0/keys", jwks)
     r.add_post("/{tenant}/oauth2/v2.0/token", token_endpoint)
+    # Registered before arm.add_routes (app.make_app), so it wins over ARM's catch-all.
+    r.add_get("/arm/{sep:/*}metadata/endpoints", cloud_metadata)
