@@ -21,7 +21,9 @@ from .spec import Spec
 
 CHECK_NAMES = {
     "userAssignedIdentity": "identity exists",
-    "identityAttachment": "identity attached",
+    "vmIdentity": "identity attached",
+    "vmssIdentity": "identity attached",
+    "containerGroupIdentity": "identity attached",
     "application": "app exists",
     "servicePrincipal": "service principal exists",
     "permission": "permission requested",
