@@ -13,11 +13,9 @@ IDs are fixed so that documentation and users' scripts can name them; secrets ar
 
 from __future__ import annotations
 
-import csv
 import secrets
-from functools import lru_cache
-from importlib import resources
 
+from ..permissions_catalog import graph_permissions  # noqa: F401 - the one catalog reader, re-exported
 from .state import GRAPH_APP_ID
 
 TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -42,14 +40,6 @@ OPERATOR_GRAPH_ROLES = ["Application.ReadWrite.All", "AppRoleAssignment.ReadWrit
                         "DelegatedPermissionGrant.ReadWrite.All", "Directory.Read.All"]
 READER_GRAPH_ROLES = ["Directory.Read.All"]
 CREATED = "2026-01-01T00:00:00Z"
-
-
-@lru_cache(maxsize=1)
-def graph_permissions() -> tuple[tuple[str, str, str, bool], ...]:
-    """(name, type Role|Scope, id, admin_consent_required) from the packaged catalog."""
-    text = resources.files("entra_bootstrap").joinpath("data/graph-permissions.tsv").read_text()
-    rows = csv.DictReader(text.splitlines(), delimiter="\t")
-    return tuple((r["name"], r["type"], r["id"], r["admin_consent_required"] == "true") for r in rows)
 
 
 def _graph_sp() -> dict:
