@@ -132,12 +132,47 @@ def build(spec: Spec, *, destroy: bool = False, confirm: Callable | None = None)
     return [[c for c in identities + apps if c.steps], [c for c in links if c.steps]]
 
 
+# --- references outside the file, checked before the first write ------------------------------
+async def preflight(spec: Spec, session) -> None:
+    """Read-only: what the file names but does not declare must exist (exit 4 / 2 otherwise)."""
+    from .clients.arm import resolve_user_assigned_identity
+    from .steps import api_app_id, resource_service_principal
+    from .steps.owners import require_principal
+    from .steps.permissions import resolve
+
+    checks = []
+    for app in spec.apps:
+        for owner in app.owners:
+            if owner.kind == "principal":
+                checks.append(require_principal(session, owner.value, owner.value))
+            elif owner.value.startswith("/"):
+                checks.append(resolve_user_assigned_identity(session, owner.value))
+        for fed in app.federations:
+            if fed.managed_identity and fed.managed_identity.startswith("/"):
+                checks.append(resolve_user_assigned_identity(session, fed.managed_identity))
+        for perm in app.permissions:
+            if not perm.is_graph:
+                checks.append(_resolve_api(session, api_app_id(perm.api), list(perm.roles),
+                                           list(perm.scopes), resource_service_principal, resolve))
+    for coro in checks:          # in order, so the first problem named is the first in the file
+        await coro
+
+
+async def _resolve_api(session, app_id, roles, scopes, resource_sp, resolve) -> None:
+    resolve(await resource_sp(session, app_id), roles, scopes)
+
+
 # --- running them -----------------------------------------------------------------------------
 async def run(spec: Spec, session, *, plan: bool, destroy: bool = False,
               on_change: Callable[[Change], None] | None = None,
               confirm: Callable | None = None) -> Outcome:
     """Run every phase; a failed chain stops only itself, later phases do not start."""
     phases = build(spec, destroy=destroy, confirm=confirm)
+    if not destroy:
+        try:
+            await preflight(spec, session)
+        except Exception as exc:  # noqa: BLE001 - reported like any failed step, before any write
+            return Outcome([], exc)
     limit = asyncio.Semaphore(CONCURRENCY)
     done: list[Change] = []
     for phase in phases:

@@ -323,3 +323,24 @@ def test_a_container_group_target_needs_yes_because_containers_restart(env, tmp_
     emu.clear_requests()
     cli("up", "-f", path, "-o", "none")                      # nothing to re-send: no question asked
     assert emu.writes() == []
+
+
+def test_references_outside_the_file_must_exist_before_any_write(env, tmp_path):
+    emu = env
+    ghost = ("/subscriptions/" + emu.env["AZURE_SUBSCRIPTION_ID"] + "/resourceGroups/myResourceGroup/providers/"
+             "Microsoft.ManagedIdentity/userAssignedIdentities/ghost-identity")
+    path = tmp_path / "refs.toml"
+    path.write_text(f'[[app]]\nunique_name = "refs-app"\n[[app.federation]]\nname = "ghost"\n'
+                    f'managed_identity = "{ghost}"\n')
+    result = cli("up", "-f", path, code=4)
+    assert "ghost-identity" in result.stderr
+    assert emu.writes() == []
+    path.write_text('[[app]]\nunique_name = "refs-app"\nowners = ["principal:0b5a0f4e-1111-4222-8333-944455556666"]\n')
+    result = cli("up", "-f", path, code=4)
+    assert "0b5a0f4e-1111-4222-8333-944455556666" in result.stderr
+    assert emu.writes() == []
+    unknown_api = "0b5a0f4e-1111-4222-8333-944455556667"
+    path.write_text(f'[[app]]\nunique_name = "refs-app"\n[[app.permission]]\napi = "{unknown_api}"\nroles = ["X.Read"]\n')
+    result = cli("up", "-f", path, code=4)
+    assert unknown_api in result.stderr
+    assert emu.writes() == []
