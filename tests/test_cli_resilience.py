@@ -120,3 +120,26 @@ def test_debug_output_and_logs_hold_no_token_or_secret(env, caplog):
     assert secret not in everything
     assert not re.search(r"eyJ[A-Za-z0-9_-]{10,}\.", everything), "a JWT reached the output or a log"
     assert "Bearer" not in ours and "client_secret" not in ours
+
+
+def test_throttling_is_retried(env):
+    # every other request on average answers 429/503 with Retry-After: 1
+    env.faults(fault_rate=0.5, fault_seed=7)
+    doc = cli_json("app", "create", "Throttled App")
+    assert outcomes(doc) == ["created"]
+    statuses = [r["status"] for r in env.requests() if r["path"].startswith("/graph/")]
+    assert {429, 503} & set(statuses), statuses          # faults happened, and were retried
+    env.faults(fault_rate=0)
+    assert outcomes(cli_json("app", "create", "Throttled App")) == ["unchanged"]
+
+
+def test_tenant_option_and_list_outputs(env):
+    tenant = env.env["AZURE_TENANT_ID"]
+    assert cli_json("--tenant", tenant, "whoami")["tenantId"] == tenant
+    cli("app", "create", "My App")
+    cli("permission", "add", "--app", "my-app", "--role", "User.Read.All,Group.Read.All")
+    tsv = cli("permission", "list", "--app", "my-app", "-o", "tsv").stdout.splitlines()
+    assert sorted(line.split("\t")[2] for line in tsv) == ["Group.Read.All", "User.Read.All"]
+    assert cli("owner", "list", "--app", "my-app").stdout.strip() == "no owner"
+    cli("owner", "add", "--app", "my-app", code=2)
+    cli("owner", "add", "--app", "my-app", "--principal", tenant, "--identity", "x", code=2)
