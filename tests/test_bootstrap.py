@@ -344,3 +344,15 @@ def test_references_outside_the_file_must_exist_before_any_write(env, tmp_path):
     result = cli("up", "-f", path, code=4)
     assert unknown_api in result.stderr
     assert emu.writes() == []
+
+
+def test_a_failed_up_prints_one_json_document_with_what_was_done(env, tmp_path):
+    emu = env
+    path = tmp_path / "app.toml"          # Graph only: the order of writes is fixed
+    path.write_text('[[app]]\nunique_name = "json-app"\n[[app.permission]]\nroles = ["User.Read.All"]\n')
+    emu.faults(drop_response_after_write=2)                 # the service principal's upsert
+    doc = cli_json("up", "-f", path, code=1)                # json.loads: exactly one document
+    assert doc["error"]["code"] == "EndpointUnreachable"
+    assert "disconnected" in doc["error"]["message"].lower()
+    assert [(c["kind"], c["outcome"]) for c in doc["changes"]] == [("application", "created")]
+    assert doc["result"]["apps"]["json-app"]["appId"]

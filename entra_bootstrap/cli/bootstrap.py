@@ -120,9 +120,24 @@ def _report(opts: Options, outcome, values: dict, *, dry_run: bool) -> None:
         tsv.append(app.get("appId"))
     for ident in values.get("identities", {}).values():
         tsv += [ident.get("clientId"), ident.get("principalId")]
+    error = outcome.error
+    if error is not None and opts.output == "json":
+        # One JSON document: what was done before the failure, and the failure.
+        import json
+
+        err = error if isinstance(error, CliError) else _unexpected(error)
+        doc = {"changes": [c.as_dict() for c in outcome.changes], "result": values,
+               "error": err.as_dict()}
+        print(json.dumps(doc, indent=2))
+        raise typer.Exit(err.exit_code)
     opts.out.changes(outcome.changes, result=values, tsv=tsv, dry_run=dry_run)
-    if outcome.error is not None:
-        raise outcome.error
+    if error is not None:
+        raise error
+
+
+def _unexpected(exc: BaseException) -> CliError:
+    return CliError(f"unexpected error: {type(exc).__name__}: {exc}", code="InternalError",
+                    fix="run again with --debug and report the output")
 
 
 # --- commands ------------------------------------------------------------------------------------
