@@ -73,6 +73,40 @@ def test_fic_upsert_by_name_creates_then_updates(emu):
     assert other.name == "by-key-only"
 
 
+def test_fic_addressed_by_name_in_a_plain_segment(emu):
+    # Graph: GET/PATCH/DELETE /applications/{id}/federatedIdentityCredentials/{id or name}
+    # (what `az ad app federated-credential show/update/delete --federated-credential-id NAME` sends).
+    async def body(client):
+        app = await new_app(client)
+        fics = client.applications.by_application_id(app.id).federated_identity_credentials
+        created = await fics.post(fic("by-name", subject="sub-1"))
+        # A credential named like another one's id: the id wins (a plain segment is an id first).
+        decoy = await fics.post(fic(created.id, subject="sub-2"))
+        by_name = fics.by_federated_identity_credential_id("by-name")
+        got = await by_name.get()
+        got_upper = await fics.by_federated_identity_credential_id("BY-NAME").get()
+        got_by_id = await fics.by_federated_identity_credential_id(created.id).get()
+        got_by_upper_id = await fics.by_federated_identity_credential_id(created.id.upper()).get()
+        decoy_by_key = await client.applications.by_application_id(app.id) \
+            .federated_identity_credentials_with_name(created.id).get()     # (name='…') is a name
+        await by_name.patch(_fic_patch(subject="sub-3", description="patched by name"))
+        patched = await fics.by_federated_identity_credential_id(created.id).get()
+        await by_name.delete()
+        await odata_error(by_name.get(), 404, "Request_ResourceNotFound", not_found_text("by-name"))
+        await odata_error(by_name.patch(_fic_patch(subject="x")), 404, "Request_ResourceNotFound")
+        await odata_error(by_name.delete(), 404, "Request_ResourceNotFound")
+        return created, got, got_upper, got_by_id, got_by_upper_id, decoy_by_key, decoy, patched, (await fics.get()).value
+
+    created, got, got_upper, got_by_id, got_by_upper_id, decoy_by_key, decoy, patched, left = run(emu, body)
+    assert got.id == got_upper.id == created.id and got.name == "by-name"
+    assert got_by_id.id == got_by_upper_id.id == created.id and decoy_by_key.id == decoy.id
+    assert (patched.subject, patched.description) == ("sub-3", "patched by name")
+    assert [f.id for f in left] == [decoy.id]
+    paths = [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in emu.requests()
+             if "/federatedIdentityCredentials/" in r["path"] and r["status"] in (200, 204)]
+    assert ("GET", "by-name") in paths and ("PATCH", "by-name") in paths and ("DELETE", "by-name") in paths
+
+
 @pytest.mark.parametrize("name", ["ab", "-leading-dash", "has space", "dots.not.allowed", "x" * 121])
 def test_fic_name_rules(emu, name):
     async def body(client):

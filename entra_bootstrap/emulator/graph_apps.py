@@ -342,7 +342,11 @@ def find_fic(ctx: Ctx, app: dict, ref: Ref) -> dict | None:
         if ref.name.lower() != "name":
             raise bad_request(f"'{ref.name}' is not an alternate key of federatedIdentityCredentials.")
         return next((f for f in fics if f["name"].lower() == ref.value.lower()), None)
-    return next((f for f in fics if f["id"].lower() == ref.lower()), None)
+    # Graph addresses a federated identity credential by its id or by its name
+    # (federatedidentitycredential-get: "{federatedIdentityCredentialId or name}"): an id first,
+    # then the name (names are unique per app).
+    return (next((f for f in fics if f["id"].lower() == ref.lower()), None)
+            or next((f for f in fics if f["name"].lower() == ref.lower()), None))
 
 
 def resolve_fic(ctx: Ctx, app: dict, ref: Ref) -> dict:
