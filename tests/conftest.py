@@ -43,10 +43,10 @@ class Emulator:
         return self.control("GET", "/_emulator/requests")
 
     def writes(self) -> list[dict]:
-        """Logged Graph/ARM writes (token requests are not writes)."""
-        return [r for r in self.requests()
-                if r["method"] in ("POST", "PUT", "PATCH", "DELETE")
-                and (r["path"].startswith("/graph/") or r["path"].startswith("/arm/"))]
+        """Logged Graph/ARM writes: token requests and read-only POST actions (getByIds) are not."""
+        from entra_bootstrap.emulator.app import is_write
+
+        return [r for r in self.requests() if is_write(r["method"], r["path"])]
 
     def clear_requests(self) -> None:
         self.control("POST", "/_emulator/requests/clear")

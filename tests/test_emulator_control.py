@@ -275,6 +275,37 @@ def test_dropped_response_raw_client_sees_connection_closed(emu):
     assert emu.requests()[-1] == {"method": "PUT", "path": path, "status": None}
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_read_only_post_actions_are_not_writes(emu):
+    """POST directoryObjects/getByIds only reads: drop_response_after_write skips it, and neither
+    the emulator nor ``emu.writes()`` counts it."""
+    from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+    from msgraph.generated.directory_objects.get_by_ids.get_by_ids_post_request_body import \
+        GetByIdsPostRequestBody
+    from test_emulator_graph_support import OPERATOR_SP_ID, run
+
+    from entra_bootstrap.emulator.app import is_write
+
+    async def get_by_ids(client):
+        return (await client.directory_objects.get_by_ids.post(
+            GetByIdsPostRequestBody(ids=[OPERATOR_SP_ID]))).value
+
+    msi = _msi_client(emu, retry_total=0)
+    emu.faults(drop_response_after_write=1)
+    assert [o.id for o in run(emu, get_by_ids)] == [OPERATOR_SP_ID]      # answered, not counted
+    assert [o.id for o in run(emu, get_by_ids)] == [OPERATOR_SP_ID]
+    with pytest.raises((ServiceResponseError, ServiceRequestError)):
+        _make_identity(emu, "first-write-uai", msi)                     # the 1st write is dropped
+    log = emu.requests()
+    reads = [r for r in log if r["path"].endswith("/directoryObjects/getByIds")]
+    assert [(r["method"], r["status"]) for r in reads] == [("POST", 200), ("POST", 200)]
+    assert [(r["method"], r["status"]) for r in emu.writes()] == [("PUT", None)]
+    assert not is_write("POST", "/graph/v1.0/directoryObjects/getByIds?$select=id")
+    assert not is_write("POST", "/graph/v1.0/DirectoryObjects/GetByIds/")
+    assert is_write("POST", "/graph/v1.0/applications")
+    assert not is_write("POST", "/" + emu.env["AZURE_TENANT_ID"] + "/oauth2/v2.0/token")
+
+
 def test_state_file_continues_after_sdk_writes(tmp_path):
     """--state with two emulator processes: an identity created through the SDK survives a restart."""
     from conftest import start_emulator, stop_emulator

@@ -5,7 +5,8 @@ Order of the middlewares, outermost first:
   2. faults       — ``latency_ms`` delays every response; ``fault_rate`` answers that share of
                     Graph/ARM requests 429 or 503 (both with Retry-After), chosen by the seeded RNG
   3. errors       — ``ApiError`` becomes Azure's wire shape; anything unexpected a 500
-  4. writes       — counts successful writes (POST/PUT/PATCH/DELETE on Graph and ARM) and, on
+  4. writes       — counts successful writes (POST/PUT/PATCH/DELETE on Graph and ARM, except
+                    POST actions that only read, e.g. directoryObjects/getByIds) and, on
                     the ``drop_response_after_write``-th, applies it then closes the connection
 Anything no route matches answers 501 naming the route: gaps are loud, never a silent success.
 """
@@ -16,6 +17,7 @@ import asyncio
 import json
 import logging
 import random
+from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -45,8 +47,25 @@ def flavor_of(path: str) -> str:
     return "other"
 
 
+# POST actions that only read: they change nothing, so they are not writes (not counted by
+# ``drop_response_after_write``, no state save). Paths below /graph/v1.0, lowercased.
+READ_ONLY_GRAPH_ACTIONS = frozenset({"directoryobjects/getbyids"})
+
+
+def is_read_only_action(path: str) -> bool:
+    """True for a POST route that only reads (``path`` as logged: with or without a query)."""
+    p = unquote(path.split("?", 1)[0]).lower().rstrip("/")
+    return p.startswith("/graph/v1.0/") and p[len("/graph/v1.0/"):] in READ_ONLY_GRAPH_ACTIONS
+
+
+def is_write(method: str, path: str) -> bool:
+    """A Graph or ARM request that may change state (token and control requests never do)."""
+    return (method.upper() in WRITE_METHODS and flavor_of(path) in ("graph", "arm")
+            and not is_read_only_action(path))
+
+
 def is_api_write(request: web.Request) -> bool:
-    return request.method in WRITE_METHODS and flavor_of(request.path) in ("graph", "arm")
+    return is_write(request.method, request.rel_url.raw_path)
 
 
 @web.middleware
