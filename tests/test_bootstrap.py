@@ -356,3 +356,27 @@ def test_a_failed_up_prints_one_json_document_with_what_was_done(env, tmp_path):
     assert "disconnected" in doc["error"]["message"].lower()
     assert [(c["kind"], c["outcome"]) for c in doc["changes"]] == [("application", "created")]
     assert doc["result"]["apps"]["json-app"]["appId"]
+
+
+@pytest.mark.parametrize("kill_after", [0.9, 1.4])
+def test_up_killed_mid_run_is_finished_by_the_next_up(env, example, kill_after):
+    """SIGKILL a real `up` process while its requests are slowed down; the next `up` completes it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    emu = env
+    clean, _ = _clean_run(emu, example)
+    emu.reset()
+    emu.faults(latency_ms=60)
+    proc = subprocess.Popen([sys.executable, "-m", "entra_bootstrap", "up", "-f", str(example), "-o", "none"],
+                            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(kill_after)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    emu.faults(latency_ms=0)
+    partial = summary(emu)
+    cli("up", "-f", example, "-o", "none")
+    assert summary(emu) == clean, f"was: {partial}"
