@@ -140,6 +140,15 @@ async def preflight(spec: Spec, session) -> None:
     from .steps.owners import require_principal
     from .steps.permissions import resolve
 
+    from .errors import usage_error
+
+    for ident in spec.identities:
+        for target in ident.assign_to:
+            sub = (target.resource_id or "").split("/")[2:3]
+            if sub and sub[0].lower() != session.subscription_id.lower():
+                raise usage_error(f"identity {ident.name}: target {target.resource_id} is in subscription "
+                                  f"{sub[0]}, not in {session.subscription_id}", code="OtherSubscription",
+                                  fix="declare that target in a file run with --subscription " + sub[0])
     checks = []
     for app in spec.apps:
         for owner in app.owners:

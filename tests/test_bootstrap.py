@@ -380,3 +380,13 @@ def test_up_killed_mid_run_is_finished_by_the_next_up(env, example, kill_after):
     partial = summary(emu)
     cli("up", "-f", example, "-o", "none")
     assert summary(emu) == clean, f"was: {partial}"
+
+
+def test_a_target_in_another_subscription_is_refused_before_any_write(env, tmp_path):
+    emu = env
+    other = "/subscriptions/11111111-1111-4111-8111-111111111111/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1"
+    path = tmp_path / "other.toml"
+    path.write_text(f'[[identity]]\nname = "mi-one"\nresource_group = "myResourceGroup"\nassign_to = ["{other}"]\n')
+    result = cli("up", "-f", path, code=2)
+    assert "is in subscription 11111111-1111-4111-8111-111111111111" in result.stderr
+    assert emu.writes() == []
