@@ -322,3 +322,50 @@ def test_state_file_continues_after_sdk_writes(tmp_path):
         assert (again.principal_id, again.client_id) == (uai.principal_id, uai.client_id)
     finally:
         stop_emulator(second)
+
+
+def _persisted_names(state_file) -> set[str]:
+    return {r["name"] for r in json.loads(state_file.read_text())["arm"]["resources"].values()}
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_state_saved_when_stopped_right_after_a_write(tmp_path, monkeypatch, signame):
+    """A write answered just before SIGTERM/SIGINT is on disk after the exit. The coalesced save is
+    pushed out of reach (60 s), so only the save at exit can have written it."""
+    import signal
+
+    from conftest import start_emulator
+
+    monkeypatch.setenv("ENTRA_BOOTSTRAP_EMULATOR_SAVE_DELAY_MS", "60000")
+    state_file = tmp_path / "state.json"
+    emu = start_emulator(tmp_path / "one", "--state", str(state_file))
+    try:
+        uai = _make_identity(emu, "last-write-uai")
+        assert "last-write-uai" not in _persisted_names(state_file)   # not saved yet (coalesced)
+        emu.process.send_signal(getattr(signal, signame))
+        assert emu.process.wait(timeout=10) == 0
+    finally:
+        if emu.process.poll() is None:
+            emu.process.kill()
+    saved = json.loads(state_file.read_text())               # a whole JSON document
+    uai_saved = [r for r in saved["arm"]["resources"].values() if r["name"] == "last-write-uai"]
+    assert uai_saved[0]["properties"]["principalId"] == uai.principal_id
+    assert not state_file.with_suffix(".json.tmp").exists()
+
+
+def test_state_saved_shortly_after_a_write(tmp_path):
+    """Without a stop, a write reaches the file by the coalesced save (~50 ms after it)."""
+    import time
+
+    from conftest import start_emulator, stop_emulator
+
+    state_file = tmp_path / "state.json"
+    emu = start_emulator(tmp_path / "one", "--state", str(state_file))
+    try:
+        _make_identity(emu, "soon-uai")
+        deadline = time.monotonic() + 5
+        while "soon-uai" not in _persisted_names(state_file) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert "soon-uai" in _persisted_names(state_file)
+    finally:
+        stop_emulator(emu)

@@ -132,10 +132,10 @@ async def write_middleware(request: web.Request, handler):
     world = world_of(request)
     counter = request.app[WRITES]
     counter["count"] = counter.get("count", 0) + 1
-    world.save()
+    world.save_soon()       # coalesced: on disk within ~50 ms, and at exit (state.World.save_soon)
     drop_at = world.faults.drop_response_after_write
     if drop_at is not None and counter["count"] >= drop_at:
-        # The write is applied and saved; the client never hears about it. One-shot; the count
+        # The write is applied (and saved soon); the client never hears about it. One-shot; the count
         # restarts whenever the knob is set (control.py). Aborting the transport closes the TCP
         # connection at once (the client sees a connection reset / "closed without response");
         # CancelledError stops aiohttp from writing the response and leaves the log status null.

@@ -176,8 +176,14 @@ async def serve(port: int, data_dir: Path, state_file: Path | None, faults: Faul
     try:
         await stop.wait()
     finally:
+        # What is applied is on disk before anything else happens; a write still in flight during
+        # the graceful shutdown is saved after it.
         world.save()
-        await runner.cleanup()
+        try:
+            await runner.cleanup()
+        finally:
+            if world.dirty:
+                world.save()
 
 
 def run(port: int, data_dir: Path, state_file: Path | None = None, faults: Faults | None = None) -> None:

@@ -3,10 +3,13 @@
     .venv/bin/python tests/benchmarks/bench_emulator.py [-n 500]
 
 Starts its own emulator (``--port 0``, no latency, ``--state`` in a temporary directory so writes
-pay for persistence), takes an operator token, then times N sequential requests on one kept-alive
+pay for persistence), takes operator tokens, then times N sequential requests on one kept-alive
 TLS connection per target: the OIDC document (unauthenticated), a token request, authenticated
-Graph and ARM GETs, and an ARM write (PUT of the same user-assigned identity, which also saves the
-state file). A target whose route answers neither 200 nor 201 is skipped.
+Graph and ARM GETs, and two writes: an ARM PUT of the same user-assigned identity and a Graph
+upsert (PATCH applications(uniqueName=…), Prefer: create-if-missing). A write schedules the
+coalesced save of the state file (~50 ms after the first unsaved write), which runs on the
+server's event loop while the requests go on, so its cost is part of the numbers.
+A target whose route answers neither 200, 201 nor 204 is skipped.
 Prints mean / p50 / p95 / max per target. Target: under 10 ms per request (issue 2).
 """
 
@@ -52,12 +55,12 @@ def timed(conn: http.client.HTTPSConnection, method: str, path: str, n: int,
 
 
 def report(name: str, status: int, samples: list[float]) -> bool:
-    if status not in (200, 201):
-        print(f"{name:<34} skipped (answered {status})")
+    if status not in (200, 201, 204):
+        print(f"{name:<40} skipped (answered {status})")
         return True
     q = statistics.quantiles(samples, n=20)
     mean = statistics.fmean(samples)
-    print(f"{name:<34} n={len(samples):<4} mean={mean:6.2f} ms  p50={statistics.median(samples):6.2f} ms"
+    print(f"{name:<40} n={len(samples):<4} mean={mean:6.2f} ms  p50={statistics.median(samples):6.2f} ms"
           f"  p95={q[18]:6.2f} ms  max={max(samples):6.2f} ms")
     return mean < TARGET_MS
 
@@ -101,6 +104,11 @@ def main() -> int:
                  "Microsoft.ManagedIdentity/userAssignedIdentities/bench-uai?api-version=2023-01-31",
                  {"Authorization": f"Bearer {arm_token}", "Content-Type": "application/json"},
                  json.dumps({"location": "eastus"})),
+                ("PATCH Graph app upsert (write, --state)", "PATCH",
+                 "/graph/v1.0/applications(uniqueName='bench-app')",
+                 {"Authorization": f"Bearer {graph_token}", "Content-Type": "application/json",
+                  "Prefer": "create-if-missing"},
+                 json.dumps({"displayName": "bench-app"})),
             ]
             ok = True
             print(f"emulator {url}, {args.n} sequential requests per target, one keep-alive connection each")
