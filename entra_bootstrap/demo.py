@@ -26,10 +26,10 @@ def _control(url: str, ca: str, path: str, method: str = "GET"):
 
 
 def _writes(url: str, ca: str) -> list[dict]:
-    """Graph and ARM writes the emulator logged (token requests are POSTs but not writes)."""
-    return [r for r in _control(url, ca, "/_emulator/requests")
-            if r["method"] in ("POST", "PUT", "PATCH", "DELETE")
-            and r["path"].startswith(("/graph/", "/arm/"))]
+    """Graph and ARM writes the emulator logged (token requests and read actions are not writes)."""
+    from .emulator.app import is_write
+
+    return [r for r in _control(url, ca, "/_emulator/requests") if is_write(r["method"], r["path"])]
 
 
 def _invoke(args: list[str]) -> int:
