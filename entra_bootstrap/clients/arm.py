@@ -274,6 +274,7 @@ class ArmClient:
         self.session = session
         self.cloud = session.cloud
         self._clients: dict[str, Any] = {}
+        self._transport = None
 
     @property
     def subscription_id(self) -> str:
@@ -282,9 +283,13 @@ class ArmClient:
     def _kwargs(self) -> dict:
         from .auth import ca_bundle
 
+        from .transport import HttpxTransport
+
+        if self._transport is None:      # one connection pool for every ARM client of the run
+            self._transport = HttpxTransport(ca_bundle())
         kw: dict[str, Any] = {"base_url": self.cloud.arm, "credential_scopes": [self.cloud.arm_scope],
                               "polling_interval": FALLBACK_POLL_SECONDS, "retry_total": 4,
-                              "raw_response_hook": _log_response}
+                              "raw_response_hook": _log_response, "transport": self._transport}
         if ca_bundle():
             kw["connection_verify"] = ca_bundle()
         return kw
@@ -327,6 +332,8 @@ class ArmClient:
             except Exception:  # noqa: BLE001 - closing must never mask the outcome
                 pass
         self._clients.clear()
+        if self._transport is not None:
+            await self._transport.close()
 
     # --- calls with retries and user-facing errors ----------------------------------------------
     async def call(self, fn: Callable[[], Awaitable[T]], *, what: str, obj: str | None = None,

@@ -84,16 +84,24 @@ class OperatorCredential:
         self.used: str | None = None            # class name of the credential that answered
         self._chain: list[tuple[str, Any]] | None = None
         self._cache: dict[tuple, Any] = {}
+        self._transport: Any = None
 
     # --- the chain ------------------------------------------------------------------------------
     def _common(self) -> dict:
         kw: dict[str, Any] = {"authority": self.cloud.login,
-                              "additionally_allowed_tenants": ["*"]}
+                              "additionally_allowed_tenants": ["*"], "transport": self._http()}
         if not self.cloud.instance_discovery:
             kw["disable_instance_discovery"] = True
         if ca_bundle():
             kw["connection_verify"] = ca_bundle()
         return kw
+
+    def _http(self):
+        """The credentials' HTTP transport (httpx, shared by the chain; see clients/transport.py)."""
+        if self._transport is None:
+            from .transport import HttpxTransport
+            self._transport = HttpxTransport(ca_bundle())
+        return self._transport
 
     def _build_chain(self) -> list[tuple[str, Any]]:
         from azure.identity.aio import (AzureCliCredential, AzureDeveloperCliCredential,
@@ -110,7 +118,8 @@ class OperatorCredential:
                 system_access_token=env["SYSTEM_ACCESSTOKEN"], **kw)))
         if env.get("AZURE_FEDERATED_TOKEN_FILE") and env.get("AZURE_CLIENT_ID") and env.get("AZURE_TENANT_ID"):
             chain.append(("WorkloadIdentityCredential", WorkloadIdentityCredential(**kw)))
-        mi_kw = {"client_id": env["AZURE_CLIENT_ID"]} if env.get("AZURE_CLIENT_ID") else {}
+        mi_kw: dict[str, Any] = {"client_id": env["AZURE_CLIENT_ID"]} if env.get("AZURE_CLIENT_ID") else {}
+        mi_kw["transport"] = self._http()
         if ca_bundle():
             mi_kw["connection_verify"] = ca_bundle()
         chain.append(("ManagedIdentityCredential", ManagedIdentityCredential(**mi_kw)))
@@ -179,6 +188,8 @@ class OperatorCredential:
             except Exception:  # noqa: BLE001 - closing must never mask the command's outcome
                 pass
         self._chain = None
+        if self._transport is not None:
+            await self._transport.close()
 
     async def __aenter__(self) -> "OperatorCredential":
         return self
