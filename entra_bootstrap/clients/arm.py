@@ -1,16 +1,9 @@
 """A thin Azure Resource Manager client: plain JSON dicts in and out, through the async azure-mgmt SDKs.
 
-Requests go through the azure-mgmt async clients' ARM pipeline (azure-mgmt-core's
-``AsyncARMPipelineClient``: bearer token for the cloud's ARM scope with ARM's challenge policy,
-retry on 429/5xx honouring Retry-After, resource-provider registration, ARM polling), but bodies
-are read and sent as raw JSON (``cls=`` and ``IO`` bodies): what a step re-sends (a container
-group's whole definition) is exactly what ARM returned, never a model's projection of it.
-Identities and container groups are sent by azure-mgmt-msi and azure-mgmt-containerinstance. The
-six compute calls (VM / scale set GET and PATCH, scale set instances, manualupgrade) are sent
-through the same pipeline azure-mgmt-compute's ``ComputeManagementClient`` builds (same policies,
-same user agent, api-version ``COMPUTE_API_VERSION``, same accepted statuses), without importing
-azure-mgmt-compute: its one operations module pulls in every model and type of the service (~0.15-
-0.2 s per process) for six requests whose bodies are raw JSON anyway.
+Requests go through azure-mgmt-compute, azure-mgmt-msi and azure-mgmt-containerinstance (their
+ARM pipeline: bearer token for the cloud's ARM scope, retry on 429/5xx honouring Retry-After), but
+bodies are read and sent as raw JSON (``cls=`` and ``IO`` bodies): what a step re-sends (a
+container group's whole definition) is exactly what ARM returned, never a model's projection of it.
 
 Long-running operations are polled by ``ServerPacedPolling``: it waits what the server's
 ``Retry-After`` says — including 0, which azure-core treats as absent and replaces with the SDK's
@@ -39,7 +32,6 @@ T = TypeVar("T")
 FALLBACK_POLL_SECONDS = 2.0       # when an LRO answer has no Retry-After
 MAX_POLL_SECONDS = 60.0
 RG_API_VERSION = "2021-04-01"
-COMPUTE_API_VERSION = "2026-04-01"   # what azure-mgmt-compute 39 sends (FACTS.md)
 UAMI_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
 
 # NOTE: ARM's naming rule for Microsoft.ManagedIdentity/userAssignedIdentities (resource-name-rules).
@@ -299,10 +291,8 @@ class ArmClient:
         if client is not None:
             return client
         if kind == "compute":
-            client = _compute_pipeline(self.session.credential, self._kwargs())
-            self._clients[kind] = client
-            return client
-        if kind == "msi":
+            from azure.mgmt.compute.aio import ComputeManagementClient as C
+        elif kind == "msi":
             from azure.mgmt.msi.aio import ManagedServiceIdentityClient as C
         else:
             from azure.mgmt.containerinstance.aio import ContainerInstanceManagementClient as C
@@ -385,86 +375,35 @@ class ArmClient:
                                                      obj=f"resource group '{name}'")
         return self.session.memo[key]
 
-    # --- compute (the requests azure-mgmt-compute's operations build, through its pipeline) -------
-    def _compute_path(self, kind: str, rg: str, name: str, suffix: str = "") -> str:
-        from urllib.parse import quote
-
-        collection = "virtualMachines" if kind == "vm" else "virtualMachineScaleSets"
-        return (f"/subscriptions/{quote(self.subscription_id, safe='')}/resourceGroups/{quote(rg, safe='')}"
-                f"/providers/Microsoft.Compute/{collection}/{quote(name, safe='')}{suffix}")
-
-    async def _compute_send(self, method: str, path: str, ok: tuple[int, ...], *, body: Any = None,
-                            accept: bool = True, stream: bool = False, next_link: bool = False):
-        """One compute request as the SDK's operation sends it; errors raised as the SDK raises them."""
-        from azure.core.exceptions import HttpResponseError, map_error
-        from azure.core.rest import HttpRequest
-        from azure.mgmt.core.exceptions import ARMErrorFormat
-
-        client = self.compute
-        if next_link:
-            request = HttpRequest("GET", path, headers={})
-        else:
-            headers = {}
-            if body is not None:
-                headers["Content-Type"] = "application/json"
-            if accept:
-                headers["Accept"] = "application/json"
-            request = HttpRequest(method, path, params={"api-version": COMPUTE_API_VERSION}, headers=headers,
-                                  content=None if body is None else json.dumps(body))
-        request.url = client.format_url(request.url, endpoint=self.cloud.arm)
-        pipeline_response = await client._pipeline.run(request, stream=stream)  # noqa: SLF001 - as the SDK does
-        response = pipeline_response.http_response
-        if response.status_code not in ok:
-            if stream:
-                try:
-                    await response.read()
-                except Exception:  # noqa: BLE001 - as the SDK: the body may already be consumed
-                    pass
-            map_error(status_code=response.status_code, response=response, error_map=_compute_error_map())
-            raise HttpResponseError(response=response, error_format=ARMErrorFormat)
-        return pipeline_response
-
-    async def _compute_lro(self, method: str, path: str, body: Any, ok: tuple[int, ...], output) -> Any:
-        from azure.core.polling import AsyncLROPoller
-
-        initial = await self._compute_send(method, path, ok, body=body, accept=output is not None,
-                                           stream=True)
-        await initial.http_response.read()
-        poller = AsyncLROPoller(self.compute, initial,
-                                (lambda pr: output(pr, None, {})) if output else (lambda pr: None),
-                                self.polling())
-        return await poller.result()
+    # --- compute ----------------------------------------------------------------------------------
+    def _compute_ops(self, kind: str):
+        return self.compute.virtual_machines if kind == "vm" else self.compute.virtual_machine_scale_sets
 
     async def get_compute(self, kind: str, rg: str, name: str, obj: str) -> dict:
-        async def fn():
-            response = await self._compute_send("GET", self._compute_path(kind, rg, name), (200,))
-            return _raw(response, None, {})
-
-        return await self.call(fn, what=f"GET {obj}", obj=obj)
+        ops = self._compute_ops(kind)
+        return await self.call(lambda: ops.get(rg, name, cls=_raw), what=f"GET {obj}", obj=obj)
 
     async def patch_compute(self, kind: str, rg: str, name: str, body: dict, obj: str,
                             needs: str | None = None) -> dict:
+        ops = self._compute_ops(kind)
+
         async def fn():
-            return await self._compute_lro("PATCH", self._compute_path(kind, rg, name), body, (200,), _raw)
+            poller = await ops.begin_update(rg, name, body, cls=_raw, polling=self.polling())
+            return await poller.result()
 
         return await self.call(fn, what=f"PATCH {obj}", obj=obj, needs=needs or role_phrase(ROLE_VM))
 
     async def list_scale_set_instances(self, rg: str, name: str, obj: str) -> list[dict]:
         async def fn():
-            items: list[dict] = []
-            url, next_link = self._compute_path("vmss", rg, name, "/virtualMachines"), False
-            while url:
-                body = (await self._compute_send("GET", url, (200,), next_link=next_link)).http_response.json()
-                items.extend(dict(i) for i in body.get("value", []))
-                url, next_link = body.get("nextLink") or None, True
-            return items
+            return [dict(i) async for i in self.compute.virtual_machine_scale_set_vms.list(rg, name)]
 
         return await self.call(fn, what=f"GET instances of {obj}", obj=obj)
 
     async def upgrade_scale_set_instances(self, rg: str, name: str, instance_ids: list[str], obj: str) -> None:
         async def fn():
-            return await self._compute_lro("POST", self._compute_path("vmss", rg, name, "/manualupgrade"),
-                                           {"instanceIds": instance_ids}, (200, 202), None)
+            poller = await self.compute.virtual_machine_scale_sets.begin_update_instances(
+                rg, name, {"instanceIds": instance_ids}, polling=self.polling())
+            return await poller.result()
 
         await self.call(fn, what=f"POST manualupgrade {obj}", obj=obj, needs=role_phrase(ROLE_VM))
 
@@ -522,60 +461,6 @@ class ArmClient:
             client = ManagedServiceIdentityClient(self.session.credential, subscription_id, **self._kwargs())
             self._clients[kind] = client
         return client.user_assigned_identities
-
-
-def _compute_error_map() -> dict:   # the error map of every azure-mgmt-compute operation
-    from azure.core.exceptions import (ClientAuthenticationError, ResourceExistsError, ResourceNotFoundError,
-                                       ResourceNotModifiedError)
-    return {401: ClientAuthenticationError, 404: ResourceNotFoundError, 409: ResourceExistsError,
-            304: ResourceNotModifiedError}
-
-
-def _compute_pipeline(credential, kwargs: dict):
-    """The pipeline client ``azure.mgmt.compute.aio.ComputeManagementClient`` builds, policy for policy."""
-    from azure.core.pipeline import policies
-    from azure.mgmt.core import AsyncARMPipelineClient
-    from azure.mgmt.core.policies import (ARMHttpLoggingPolicy, AsyncARMAutoResourceProviderRegistrationPolicy,
-                                          AsyncARMChallengeAuthenticationPolicy)
-
-    kwargs = dict(kwargs)
-    kwargs.pop("base_url", None)
-    scopes = kwargs.pop("credential_scopes")
-    config = {**kwargs, "sdk_moniker": f"mgmt-compute/{_sdk_version('compute')}"}
-    redirect = policies.AsyncRedirectPolicy(**config)
-    pipeline_policies = [
-        policies.RequestIdPolicy(**kwargs),
-        policies.HeadersPolicy(**config),
-        policies.UserAgentPolicy(**config),
-        policies.ProxyPolicy(**config),
-        policies.ContentDecodePolicy(**kwargs),
-        AsyncARMAutoResourceProviderRegistrationPolicy(),
-        redirect,
-        policies.AsyncRetryPolicy(**config),
-        AsyncARMChallengeAuthenticationPolicy(credential, *scopes, **config),
-        policies.CustomHookPolicy(**config),
-        policies.NetworkTraceLoggingPolicy(**config),
-        policies.DistributedTracingPolicy(**kwargs),
-        policies.SensitiveHeaderCleanupPolicy(**kwargs),
-        ARMHttpLoggingPolicy(**config),
-    ]
-    return AsyncARMPipelineClient(base_url="{endpoint}", policies=pipeline_policies, **kwargs)
-
-
-def _sdk_version(service: str) -> str:
-    """azure-mgmt-SERVICE's version, read from its _version.py without importing the package."""
-    from importlib.util import find_spec
-
-    try:
-        spec = find_spec(f"azure.mgmt.{service}")
-        for location in (spec.submodule_search_locations or []) if spec else []:
-            with open(f"{location}/_version.py", encoding="utf-8") as f:
-                m = re.search(r"""VERSION\s*=\s*["']([^"']+)""", f.read())
-            if m:
-                return m.group(1)
-    except (ImportError, OSError, ValueError):
-        pass
-    return "unknown"
 
 
 def _log_response(pipeline_response) -> None:
