@@ -273,12 +273,10 @@ class ArmClient:
         return self.session.subscription_id
 
     def _kwargs(self) -> dict:
-        from .auth import ca_bundle
-
-        from .transport import HttpxTransport
+        from .auth import ca_bundle, shared_transport
 
         if self._transport is None:      # one connection pool for every ARM client of the run
-            self._transport = HttpxTransport(ca_bundle())
+            self._transport = shared_transport(ca_bundle())
         kw: dict[str, Any] = {"base_url": self.cloud.arm, "credential_scopes": [self.cloud.arm_scope],
                               "polling_interval": FALLBACK_POLL_SECONDS, "retry_total": 4,
                               "raw_response_hook": _log_response, "transport": self._transport}

@@ -46,6 +46,16 @@ def ca_bundle() -> str | None:
     return None
 
 
+def shared_transport(verify: str | None):
+    """The httpx transport of clients/transport.py, or None (azure-core's default aiohttp transport)
+    when the installed azure-core lacks the internals it builds on: it is an optimisation only."""
+    try:
+        from .transport import HttpxTransport
+    except ImportError:
+        return None
+    return HttpxTransport(verify)
+
+
 def decode_claims(token: str) -> dict:
     """The claims of a JWT, read without verifying it (to show roles; never to trust them)."""
     try:
@@ -99,8 +109,7 @@ class OperatorCredential:
     def _http(self):
         """The credentials' HTTP transport (httpx, shared by the chain; see clients/transport.py)."""
         if self._transport is None:
-            from .transport import HttpxTransport
-            self._transport = HttpxTransport(ca_bundle())
+            self._transport = shared_transport(ca_bundle())
         return self._transport
 
     def _build_chain(self) -> list[tuple[str, Any]]:
