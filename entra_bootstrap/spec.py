@@ -72,10 +72,15 @@ class PermissionSpec:
 
 @dataclass(frozen=True)
 class FederationSpec:
-    """One federated identity credential; exactly one source kind is set."""
+    """One federated identity credential; exactly one source kind is set.
 
-    name: str
+    The same record serves the file and ``federation add`` (steps/federation.py); there ``name``
+    may be None (a deterministic one is derived) and ``resource_group`` says where a managed
+    identity given by name lives."""
+
+    name: str | None = None
     managed_identity: str | None = None
+    resource_group: str | None = None          # of a managed identity given by name
     github: str | None = None
     branch: str | None = None
     environment: str | None = None

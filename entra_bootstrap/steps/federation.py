@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import replace
+
+from ..spec import FederationSpec
 
 from ..clients.graph import key_segment
 from ..engine import Change, is_planned
@@ -40,33 +42,9 @@ GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
 K8S_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
-@dataclass(frozen=True)
-class FederationSource:
-    """What the credential trusts; exactly one kind is set. Mirrors spec.FederationSpec."""
-
-    name: str | None = None
-    managed_identity: str | None = None
-    resource_group: str | None = None          # of a managed identity given by name
-    github: str | None = None
-    branch: str | None = None
-    environment: str | None = None
-    tag: str | None = None
-    pull_request: bool = False
-    kubernetes_issuer: str | None = None
-    namespace: str | None = None
-    service_account: str | None = None
-    azure_devops: bool = False
-    issuer: str | None = None
-    subject: str | None = None
-    audience: str | None = None
-    description: str | None = None
-
-    @classmethod
-    def from_spec(cls, fed, resource_group: str | None = None) -> "FederationSource":
-        fields = {k: getattr(fed, k, None) for k in cls.__dataclass_fields__ if k != "resource_group"}
-        fields["pull_request"] = bool(fields.get("pull_request"))
-        fields["azure_devops"] = bool(fields.get("azure_devops"))
-        return cls(resource_group=resource_group, **fields)
+# What the credential trusts (exactly one kind is set): the bootstrap file's record, also built
+# from the flags of `federation add`.
+FederationSource = FederationSpec
 
 
 def _bad(message: str, fix: str, code: str = "BadFederation"):
@@ -335,4 +313,4 @@ def federation_step(spec, app_ref: str, fed, *, present: bool = True) -> Federat
             and not is_guid(fed.managed_identity):
         declared = spec.identity(fed.managed_identity) if hasattr(spec, "identity") else None
         rg = declared.resource_group if declared else None
-    return FederationStep(app_ref, FederationSource.from_spec(fed, rg), present=present)
+    return FederationStep(app_ref, replace(fed, resource_group=rg), present=present)
