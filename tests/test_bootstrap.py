@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -146,6 +148,10 @@ def test_invalid_file_is_refused_before_any_request(env, tmp_path):
     assert doc["error"]["code"] == "InvalidBootstrapFile"
     assert [(p["line"], p["key"]) for p in doc["error"]["problems"]] == [
         (7, "identity[0].region"), (18, "app[0].permission[0].roles[0]")]
+    # the fix names a section README.md really has
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = re.search(r"section '([^']+)'", doc["error"]["fix"]).group(1)
+    assert re.search(rf"^#+ {re.escape(section)}\b", readme, re.M), section
     missing = cli("plan", "-f", tmp_path / "nope.toml", code=2)
     assert "no such file" in missing.stderr
 

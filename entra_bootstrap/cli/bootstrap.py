@@ -45,7 +45,7 @@ def _load(path: Path, opts: Options):
         raise CliError(f"{path} is not a valid bootstrap file:\n  " +
                        "\n  ".join(str(p) for p in err.problems),
                        code="InvalidBootstrapFile", exit_code=2,
-                       fix="correct the keys named above (see README, section 'The bootstrap file')",
+                       fix="correct the keys named above (see README.md, section 'The whole bootstrap in one file')",
                        details={"problems": [vars(p) for p in err.problems]}) from None
     for key in ("tenant", "subscription", "cloud"):
         from_file, given = getattr(spec, key), getattr(opts, key)
