@@ -111,9 +111,16 @@ class _UnlessAppGone:
         from .steps import find_application
 
         if await find_application(session, self.unique_name, retry=False) is None:
-            return [Change(self.kind, f"{self.unique_name}: {getattr(self.step, 'name', '') or self.kind}",
-                           "unchanged", reason="the application does not exist")]
+            return [Change(self.kind, self._name(), "unchanged", reason="the application does not exist")]
         return await self.step.plan(session)
+
+    def _name(self) -> str:
+        """Named as the step names it when the app exists (app/credential, app <- owner)."""
+        if getattr(self.step, "label", None) and self.kind == "owner":
+            return f"{self.unique_name} <- {self.step.label}"
+        if getattr(self.step, "name", None):
+            return f"{self.unique_name}/{self.step.name}"
+        return self.unique_name
 
     async def apply(self, session, changes: list[Change]) -> list[Change]:
         return await self.step.apply(session, changes)

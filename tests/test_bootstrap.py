@@ -188,6 +188,9 @@ def test_down_leaves_what_the_file_does_not_declare(env, example):
     emu.clear_requests()
     again = cli_json("down", "-f", example, "--yes")
     assert {c["outcome"] for c in again["changes"]} == {"unchanged"} and emu.writes() == []
+    names = [c["name"] for c in again["changes"]]
+    assert "microsoft365-provider/terraform-managed-identity" in names
+    assert "microsoft365-provider <- terraform-managed-identity" in names
 
 
 def test_audit_log_has_one_line_per_write_and_no_secret(env, example, tmp_path, monkeypatch):

@@ -147,6 +147,7 @@ def test_system_assigned_identity_is_refused_for_federation(env):
     env.clear_requests()
     res = cli("federation", "add", "--app", "my-app", "--managed-identity", vm_id, code=2)
     assert "SystemAssignedIdentity" in res.stderr and "user-assigned" in res.stderr
+    assert "FACTS" not in res.stderr                   # users have no FACTS.md
     assert env.requests() == []
     vm = cli_json("identity", "enable", "--vm", "myVM", "-g", RG, "--system-assigned")
     principal = vm["changes"][0]["ids"]["principalId"]

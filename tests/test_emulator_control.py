@@ -180,6 +180,7 @@ def test_state_file_carries_state_and_secrets_across_restarts(tmp_path):
     finally:
         stop_emulator(first)
     assert json.loads(state_file.read_text())["graph"]["applications"]["marker"]["displayName"] == "kept"
+    assert state_file.stat().st_mode & 0o777 == 0o600          # it holds the seeded client secrets
     second = start_emulator(tmp_path / "two", "--state", str(state_file))
     try:
         assert second.state()["graph"]["applications"]["marker"]["displayName"] == "kept"

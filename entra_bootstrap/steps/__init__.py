@@ -204,7 +204,7 @@ SYSTEM_ASSIGNED_TYPES = {"microsoft.compute/virtualmachines": "virtual machine",
                          "microsoft.compute/virtualmachinescalesets": "virtual machine scale set",
                          "microsoft.containerinstance/containergroups": "container group"}
 SYSTEM_ASSIGNED_EXPLANATION = (
-    "only user-assigned managed identities can be federated with an application (FACTS: Entra ID "
+    "only user-assigned managed identities can be federated with an application (Entra ID "
     "does not accept a system-assigned identity as a federated identity credential); create a "
     "user-assigned identity (entra-bootstrap identity create NAME -g RG), attach it to the compute "
     "(entra-bootstrap identity enable ... --user-assigned NAME) and federate that one")
