@@ -15,6 +15,7 @@ resource the managed identity endpoint is the machine's; against the emulator it
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from .spec import Spec
@@ -124,7 +125,7 @@ async def _exchange(session, label: str, app_id: str, client_id: str, expected: 
                                              disable_instance_discovery=not cloud.instance_discovery, **kw)
         try:
             try:
-                app_token = await app_cred.get_token(cloud.graph_scope)
+                app_token = await _exchange_with_retries(session.retry, app_cred, cloud.graph_scope)
             except ClientAuthenticationError as exc:
                 return _failed(label, f"the exchange was refused: {_short(exc)}",
                                "check the federated credential (issuer, subject = the identity's "
@@ -146,6 +147,25 @@ async def _exchange(session, label: str, app_id: str, client_id: str, expected: 
             await app_cred.close()
     finally:
         await mi.close()
+
+
+async def _exchange_with_retries(policy, credential, scope: str):
+    """NOTE: AADSTS70021 is a new federated credential not yet propagated (FACTS.md: "retry for a few
+    minutes"): retried within the run's retry budget; every other refusal is final."""
+    import time
+
+    from azure.core.exceptions import ClientAuthenticationError
+
+    started, attempt = time.monotonic(), 0
+    while True:
+        try:
+            return await credential.get_token(scope)
+        except ClientAuthenticationError as exc:
+            attempt += 1
+            wait = policy.delay(attempt)
+            if "AADSTS70021" not in str(exc) or time.monotonic() - started + wait > policy.max_time:
+                raise
+            await asyncio.sleep(wait)
 
 
 async def _call(cloud, token: str, url: str, verify: str | None) -> int:

@@ -399,3 +399,23 @@ def test_a_target_in_another_subscription_is_refused_before_any_write(env, tmp_p
     result = cli("up", "-f", path, code=2)
     assert "is in subscription 11111111-1111-4111-8111-111111111111" in result.stderr
     assert emu.writes() == []
+
+
+def test_up_and_verify_through_replication_lag_and_throttling(env, example):
+    """Entra's eventual consistency and throttling, as the emulator plays them: up still converges,
+    and verify --exchange waits out AADSTS70021 (a new credential not yet propagated)."""
+    emu = env
+    emu.faults(replication_lag=3, fault_rate=0.15, fault_seed=7)
+    up = cli_json("up", "-f", example)
+    assert {c["outcome"] for c in up["changes"]} == {"created", "updated"}
+    emu.faults(fault_rate=0)
+    emu.clear_requests()
+    checks = cli_json("verify", "-f", example, "--exchange")
+    refused = [r for r in emu.requests() if r["path"].endswith("/oauth2/v2.0/token") and r["status"] >= 400]
+    assert refused, "the new credential was expected to lag at least once"
+    (exchange,) = [c for c in checks["checks"] if c["check"] == "token exchange"]
+    assert exchange["passed"] and exchange["roles"] == ["DeviceManagementConfiguration.ReadWrite.All"]
+    emu.faults(replication_lag=0)
+    emu.clear_requests()
+    again = cli_json("up", "-f", example)
+    assert {c["outcome"] for c in again["changes"]} == {"unchanged"} and emu.writes() == []
