@@ -16,6 +16,7 @@ concurrently, bounded by ``CONCURRENCY``; within a chain, steps run in order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -190,9 +191,10 @@ async def run(spec: Spec, session, *, plan: bool, destroy: bool = False,
         except Exception as exc:  # noqa: BLE001 - reported like any failed step, before any write
             return Outcome([], exc)
     limit = asyncio.Semaphore(CONCURRENCY)
+    targets: dict[tuple, asyncio.Lock] = {}
     done: list[Change] = []
     for phase in phases:
-        results = await asyncio.gather(*(_run_chain(chain, session, plan, limit, on_change)
+        results = await asyncio.gather(*(_run_chain(chain, session, plan, limit, on_change, targets)
                                          for chain in phase))
         error = None
         for changes, exc in results:
@@ -204,11 +206,17 @@ async def run(spec: Spec, session, *, plan: bool, destroy: bool = False,
 
 
 async def _run_chain(chain: Chain, session, plan: bool, limit: asyncio.Semaphore,
-                     on_change: Callable[[Change], None] | None) -> tuple[list[Change], BaseException | None]:
+                     on_change: Callable[[Change], None] | None,
+                     targets: dict[tuple, asyncio.Lock]) -> tuple[list[Change], BaseException | None]:
+    """``targets``: one lock per ARM resource that several chains attach identities to (two
+    identities on one VM): such steps run one after the other, each reading what the previous
+    wrote (a container group PUT would otherwise erase the other identity)."""
     out: list[Change] = []
     for step in chain.steps:
+        key = getattr(step, "target_key", None)
+        target = targets.setdefault(key, asyncio.Lock()) if key else contextlib.nullcontext()
         try:
-            async with limit:
+            async with target, limit:
                 changes = await run_step(step, session, plan=plan)
         except Exception as exc:  # noqa: BLE001 - reported with what was done before it
             return out, exc

@@ -419,3 +419,28 @@ def test_up_and_verify_through_replication_lag_and_throttling(env, example):
     emu.clear_requests()
     again = cli_json("up", "-f", example)
     assert {c["outcome"] for c in again["changes"]} == {"unchanged"} and emu.writes() == []
+
+
+def test_two_identities_attached_to_the_same_targets(env, tmp_path):
+    """Two identities of one file on the same VM and container group: their attachments must not
+    race (a VM PATCH re-read seeing the other identity; a container group PUT erasing it)."""
+    emu = env
+    path = tmp_path / "shared.toml"
+    path.write_text("".join(f'[[identity]]\nname = "{n}"\nresource_group = "myResourceGroup"\n'
+                            'assign_to = ["vm:myVM", "container-group:myContainerGroup"]\n\n'
+                            for n in ("mi-one", "mi-two")))
+    cli("up", "-f", path, "--yes", "-o", "none")
+    resources = emu.state()["arm"]["resources"]
+    for suffix in (VM_ID_SUFFIX, "/mycontainergroup"):
+        target = next(v for k, v in resources.items() if k.endswith(suffix))
+        attached = sorted(k.rsplit("/", 1)[-1].lower() for k in target["identity"]["userAssignedIdentities"])
+        assert attached == ["mi-one", "mi-two"], (suffix, attached)
+    emu.clear_requests()
+    again = cli_json("up", "-f", path, "--yes")
+    assert {c["outcome"] for c in again["changes"]} == {"unchanged"}
+    assert emu.writes() == []
+    cli("down", "-f", path, "--yes", "-o", "none")
+    resources = emu.state()["arm"]["resources"]
+    for suffix in (VM_ID_SUFFIX, "/mycontainergroup"):
+        target = next(v for k, v in resources.items() if k.endswith(suffix))
+        assert not (target.get("identity") or {}).get("userAssignedIdentities"), suffix

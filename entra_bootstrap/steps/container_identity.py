@@ -112,6 +112,11 @@ class ContainerGroupIdentityStep:
     def obj(self) -> str:
         return f"container group '{self.name}' in resource group '{self.resource_group}'"
 
+    @property
+    def target_key(self) -> tuple[str, str, str]:
+        """The resource it writes: ``up``/``down`` never run two such steps on it at once."""
+        return ("containerGroup", self.resource_group.lower(), self.name.lower())
+
     async def plan(self, session) -> list[Change]:
         refs = identity_refs(session, self.users, self.identity_group or self.resource_group)
         client = arm(session)

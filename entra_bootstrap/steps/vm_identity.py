@@ -187,6 +187,11 @@ class ComputeIdentityStep:
         return f"{TARGETS[self.target][0]} '{self.name}' in resource group '{self.resource_group}'"
 
     @property
+    def target_key(self) -> tuple[str, str, str]:
+        """The resource it writes: ``up``/``down`` never run two such steps on it at once."""
+        return (self.target, self.resource_group.lower(), self.name.lower())
+
+    @property
     def manual_upgrade(self) -> bool:
         policy = ((self._resource or {}).get("properties") or {}).get("upgradePolicy") or {}
         return self.target == "vmss" and str(policy.get("mode", "Manual")).lower() == "manual"
