@@ -110,6 +110,23 @@ def test_consent_grant_twice_and_revoke_twice(env):
     assert not [g for g in state["oauth2PermissionGrants"].values() if g["clientId"] == sp_id]
 
 
+def test_consent_revoke_after_permission_remove_still_revokes(env):
+    """Permissions removed first: `consent revoke` must still remove the consent the app holds,
+    not report "no permission requested" and leave the app roles and the grant in place."""
+    make_app()
+    cli("sp", "create", "--app", "my-app")
+    cli("permission", "add", "--app", "my-app", "--role", "DeviceManagementConfiguration.ReadWrite.All",
+        "--scope", "User.Read")
+    sp_id = cli_json("consent", "grant", "--app", "my-app")["result"]["servicePrincipalId"]
+    cli("permission", "remove", "--app", "my-app", "--role", "DeviceManagementConfiguration.ReadWrite.All",
+        "--scope", "User.Read")
+    revoked, _ = twice(env, "consent", "revoke", "--app", "my-app")
+    assert sorted(outcomes(revoked)) == ["deleted", "deleted"]
+    state = env.state()["graph"]
+    assert not [a for a in state["appRoleAssignments"].values() if a["principalId"] == sp_id]
+    assert not [g for g in state["oauth2PermissionGrants"].values() if g["clientId"] == sp_id]
+
+
 def test_consent_refuses_privileged_roles_without_the_flag(env):
     make_app()
     cli("sp", "create", "--app", "my-app")

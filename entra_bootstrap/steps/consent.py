@@ -131,6 +131,8 @@ class ConsentStep:
         assignments = await session.graph.list(f"/servicePrincipals/{sp['id']}/appRoleAssignments",
                                                obj=f"app role assignments of '{name}'",
                                                needs=PERMISSIONS["appRoleAssignment"], replicating=True)
+        if not self.present and self.wanted is None:
+            requested = await self._with_held(session, requested, assignments, name)
         changes = []
         for resource_sp, perms in requested:
             changes += self._plan_roles(name, resource_sp, perms, assignments)
@@ -139,6 +141,39 @@ class ConsentStep:
             changes = [Change(ROLE_KIND, name, "unchanged", {"servicePrincipalId": sp["id"]},
                               reason="no permission requested")]
         return changes
+
+    async def _with_held(self, session, requested: list[tuple[dict, list[Permission]]],
+                         assignments: list[dict], name: str) -> list[tuple[dict, list[Permission]]]:
+        """``consent revoke`` without a list: also the consent the app holds for permissions it no
+        longer requests (removed with ``permission remove`` before the revoke)."""
+        held: dict[str, tuple[set[str], set[str]]] = {}
+        for a in assignments:
+            if a.get("resourceId") and a.get("appRoleId"):
+                held.setdefault(a["resourceId"].lower(), (set(), set()))[0].add(a["appRoleId"].lower())
+        grants = await session.graph.list(
+            "/oauth2PermissionGrants", params={"$filter": f"clientId eq {odata_literal(self.client_sp['id'])}"},
+            obj=f"delegated permission grants of '{name}'", needs=PERMISSIONS["oauth2PermissionGrant"])
+        for g in grants:
+            if g.get("consentType") == "AllPrincipals" and g.get("resourceId"):
+                held.setdefault(g["resourceId"].lower(), (set(), set()))[1].update(
+                    s.lower() for s in (g.get("scope") or "").split())
+        out = list(requested)
+        for resource_id, (roles, scopes) in held.items():
+            index = next((i for i, (r, _) in enumerate(out) if r["id"].lower() == resource_id), None)
+            resource_sp = out[index][0] if index is not None else await session.graph.get(
+                f"/servicePrincipals/{resource_id}", missing_ok=True, obj=f"API {resource_id}",
+                needs=PERMISSIONS["application.read"])
+            if resource_sp is None or (self.api_app_id and resource_sp["appId"].lower() != self.api_app_id):
+                continue
+            known = resolve(resource_sp,
+                            [r["id"] for r in resource_sp.get("appRoles") or [] if r["id"].lower() in roles],
+                            [p["id"] for p in resource_sp.get("oauth2PermissionScopes") or []
+                             if (p.get("value") or "").lower() in scopes])
+            if index is None:
+                out.append((resource_sp, known))
+            else:
+                out[index] = (resource_sp, out[index][1] + [p for p in known if p not in out[index][1]])
+        return out
 
     def _plan_roles(self, name: str, resource_sp: dict, perms: list[Permission],
                     assignments: list[dict]) -> list[Change]:
