@@ -109,6 +109,23 @@ def test_bad_cloud_and_bad_output_are_usage_errors(env, monkeypatch):
     assert env.requests() == []
 
 
+def test_usage_errors_with_json_output_are_one_json_document(env, monkeypatch):
+    """Errors found by the argument parser (missing argument, bad choice, unknown option) are,
+    with -o json, the same error document as every other error: exactly one on stdout."""
+    import json
+
+    for args in (["app", "show", "-o", "json"], ["--cloud", "mars", "app", "show", "x", "-o", "json"],
+                 ["-o", "json", "app", "show", "x", "--no-such-option"], ["app", "show", "--output=json"]):
+        res = cli(*args, code=2)
+        doc = json.loads(res.stdout)
+        assert doc["error"]["exitCode"] == 2 and doc["error"]["code"] == "UsageError", doc
+        assert doc["error"]["message"]
+    assert "Usage:" in cli("app", "show", code=2).stderr              # table: click's usage text
+    monkeypatch.setenv("ENTRA_BOOTSTRAP_OUTPUT", "json")
+    assert json.loads(cli("app", "show", code=2).stdout)["error"]["exitCode"] == 2
+    assert env.requests() == []
+
+
 def test_whoami_shows_credential_tenant_principal_and_roles(env):
     doc = cli_json("whoami")
     assert doc["credential"] == "EnvironmentCredential"
