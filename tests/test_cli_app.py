@@ -60,6 +60,8 @@ def test_app_not_found_is_exit_4(env):
 def test_app_bad_input_is_exit_2_before_any_request(env):
     cli("app", "create", "x", "--unique-name", "-bad name", code=2)
     cli("app", "create", "x", "--sign-in-audience", "Everyone", code=2)
+    res = cli("app", "create", "!!!", code=2)           # would otherwise share a fallback name
+    assert "--unique-name" in res.stderr
     res = cli("app", "show", "1234abcd-12ab-12ab-12ab-12345678901", code=2)
     assert "MalformedGuid" in res.stderr
     assert env.requests() == []

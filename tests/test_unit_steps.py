@@ -23,7 +23,8 @@ def _exit(fn, *args, **kw) -> CliError:
 
 
 @pytest.mark.parametrize("name,unique", [("My App", "my-app"), ("  Shop API (prod)!", "shop-api-prod"),
-                                         ("a.b_c-d", "a.b_c-d"), ("***", "app"), ("x" * 200, "x" * 120)])
+                                         ("a.b_c-d", "a.b_c-d"), ("***", ""), ("Café Ünïcode", "cafe-unicode"),
+                                         ("アプリ", ""), ("x" * 200, "x" * 120)])
 def test_derive_unique_name(name, unique):
     assert derive_unique_name(name) == unique
 

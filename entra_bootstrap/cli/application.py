@@ -47,6 +47,10 @@ def create(
         raise usage_error("NAME is longer than 256 characters", code="BadName",
                           fix="use a display name of at most 256 characters")
     unique = unique_name if unique_name is not None else derive_unique_name(name)
+    if not unique:
+        raise usage_error(f"no unique name can be derived from NAME '{name}' (no letters or digits "
+                          "once accents are dropped)", code="BadUniqueName",
+                          fix="give one with --unique-name (letters, digits, '.', '_', '-')")
     if not UNIQUE_NAME_RE.match(unique):
         raise usage_error(f"--unique-name '{unique}' is not a valid unique name", code="BadUniqueName",
                           fix="use 1-120 letters, digits, '.', '_' or '-', starting with a letter or digit")

@@ -75,10 +75,15 @@ def check_app_ref(value: str) -> str:
 
 
 def derive_unique_name(name: str) -> str:
-    """The uniqueName used when ``app create`` is given none: NAME lower-cased, every run of
-    characters other than letters, digits, '.', '_' and '-' replaced by '-', trimmed to 120."""
-    out = re.sub(r"[^a-z0-9._-]+", "-", name.strip().lower()).strip("-._")
-    return out[:120].rstrip("-._") or "app"
+    """The uniqueName used when ``app create`` is given none: NAME with accents dropped ("Café" ->
+    "cafe"), lower-cased, every run of characters other than letters, digits, '.', '_' and '-'
+    replaced by '-', trimmed to 120. "" when nothing is left (the caller asks for --unique-name:
+    a fixed fallback would make unrelated names upsert the same app)."""
+    import unicodedata
+
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    out = re.sub(r"[^a-z0-9._-]+", "-", ascii_name.strip().lower()).strip("-._")
+    return out[:120].rstrip("-._")
 
 
 async def eventually(session, read: Callable[[], Awaitable[Any]]) -> Any:
