@@ -73,3 +73,9 @@ def auth_error(message: str, *, code: str = "AuthenticationFailed", object: str 
 def api_error(message: str, *, code: str = "Error", object: str | None = None,
               fix: str | None = None, status: int | None = None) -> CliError:
     return CliError(message, code=code, object=object, fix=fix, exit_code=EXIT_API, status=status)
+
+
+def unexpected_error(exc: BaseException) -> CliError:
+    """Anything that is not a CliError, as the user sees it (exit 1, never a traceback)."""
+    return CliError(f"unexpected error: {type(exc).__name__}: {exc}", code="InternalError",
+                    exit_code=EXIT_API, fix="run again with --debug and report the output")

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..errors import CliError, usage_error
+from ..errors import CliError, unexpected_error, usage_error
 from .common import Options, command, execute, options
 
 EXIT_CHANGES_PENDING = 5      # plan --detailed-exitcode: the plan is not empty (documented)
@@ -125,7 +125,7 @@ def _report(opts: Options, outcome, values: dict, *, dry_run: bool) -> None:
         # One JSON document: what was done before the failure, and the failure.
         import json
 
-        err = error if isinstance(error, CliError) else _unexpected(error)
+        err = error if isinstance(error, CliError) else unexpected_error(error)
         doc = {"changes": [c.as_dict() for c in outcome.changes], "result": values,
                "error": err.as_dict()}
         print(json.dumps(doc, indent=2))
@@ -133,11 +133,6 @@ def _report(opts: Options, outcome, values: dict, *, dry_run: bool) -> None:
     opts.out.changes(outcome.changes, result=values, tsv=tsv, dry_run=dry_run)
     if error is not None:
         raise error
-
-
-def _unexpected(exc: BaseException) -> CliError:
-    return CliError(f"unexpected error: {type(exc).__name__}: {exc}", code="InternalError",
-                    fix="run again with --debug and report the output")
 
 
 # --- commands ------------------------------------------------------------------------------------

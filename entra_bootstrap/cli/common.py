@@ -37,7 +37,7 @@ from typing import Annotated, Any, Awaitable, Callable, Optional, TypeVar
 
 import typer
 
-from ..errors import EXIT_API, CliError
+from ..errors import EXIT_API, CliError, unexpected_error
 from ..render import Output
 
 T = TypeVar("T")
@@ -222,9 +222,7 @@ def command(group: typer.Typer, name: str, **kw: Any) -> Callable[[Callable], Ca
                 if opts.debug:
                     import traceback
                     traceback.print_exc(file=sys.stderr)
-                opts.out.error(CliError(f"unexpected error: {type(exc).__name__}: {exc}",
-                                        code="InternalError", exit_code=EXIT_API,
-                                        fix="run again with --debug and report the output"))
+                opts.out.error(unexpected_error(exc))
                 raise typer.Exit(EXIT_API) from None
             finally:
                 _CURRENT.reset(token)

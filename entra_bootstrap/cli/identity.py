@@ -147,6 +147,19 @@ def create(name: Annotated[str, typer.Argument(help="Name of the user-assigned i
     opts.out.changes(changes, result=result, tsv=[result.get("principalId", "")], dry_run=opts.dry_run)
 
 
+def _enable_or_disable(mode: str, resource_group: str, targets: tuple, system_assigned: bool,
+                       user_assigned, upgrade_instances: bool, yes: bool) -> None:
+    """What enable and disable check before any request, then the run."""
+    users = _split(user_assigned)
+    target = _target(*targets)
+    if not system_assigned and not users:
+        raise usage_error(f"nothing to {mode}", code="NothingToDo",
+                          fix="pass --system-assigned and/or --user-assigned NAME_OR_ID")
+    if upgrade_instances and target[0] != "vmss":
+        raise usage_error("--upgrade-instances applies to scale sets (--vmss) only", code="BadOption")
+    _run_identity(mode, target, resource_group, system_assigned, users, upgrade_instances, yes)
+
+
 @command(identity_app, "enable")
 def enable(resource_group: ResourceGroup, vm: Vm = None, vmss: Vmss = None,
            container_group: ContainerGroupOpt = None, system_assigned: SystemAssigned = False,
@@ -157,14 +170,8 @@ def enable(resource_group: ResourceGroup, vm: Vm = None, vmss: Vmss = None,
            yes: Yes = False):
     """Attach identities to a VM, scale set or container group, keeping the ones already there.
     Prints the system-assigned principal id when there is one (`-o tsv`: only that)."""
-    users = _split(user_assigned)
-    target = _target(vm, vmss, container_group)
-    if not system_assigned and not users:
-        raise usage_error("nothing to enable", code="NothingToDo",
-                          fix="pass --system-assigned and/or --user-assigned NAME_OR_ID")
-    if upgrade_instances and target[0] != "vmss":
-        raise usage_error("--upgrade-instances applies to scale sets (--vmss) only", code="BadOption")
-    _run_identity("enable", target, resource_group, system_assigned, users, upgrade_instances, yes)
+    _enable_or_disable("enable", resource_group, (vm, vmss, container_group), system_assigned,
+                       user_assigned, upgrade_instances, yes)
 
 
 @command(identity_app, "disable")
@@ -176,14 +183,8 @@ def disable(resource_group: ResourceGroup, vm: Vm = None, vmss: Vmss = None,
                                             "instances so the change reaches them now.")] = False,
             yes: Yes = False):
     """Detach only the identities named, leaving the rest."""
-    users = _split(user_assigned)
-    target = _target(vm, vmss, container_group)
-    if not system_assigned and not users:
-        raise usage_error("nothing to disable", code="NothingToDo",
-                          fix="pass --system-assigned and/or --user-assigned NAME_OR_ID")
-    if upgrade_instances and target[0] != "vmss":
-        raise usage_error("--upgrade-instances applies to scale sets (--vmss) only", code="BadOption")
-    _run_identity("disable", target, resource_group, system_assigned, users, upgrade_instances, yes)
+    _enable_or_disable("disable", resource_group, (vm, vmss, container_group), system_assigned,
+                       user_assigned, upgrade_instances, yes)
 
 
 @command(identity_app, "show")
