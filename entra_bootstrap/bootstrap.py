@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from .engine import Change, run_step
-from .spec import AppSpec, FederationSpec, IdentitySpec, Spec
+from .spec import AppSpec, IdentitySpec, Spec
 
 CONCURRENCY = 4
 
@@ -45,14 +45,6 @@ class Outcome:
 
 
 # --- building the chains ----------------------------------------------------------------------
-def _identity_ref(spec: Spec, name: str) -> tuple[str, str | None]:
-    """(name or resource id, resource group) of an identity the file names."""
-    if name.startswith("/"):
-        return name, None
-    declared = spec.identity(name)
-    return declared.name, declared.resource_group if declared else None
-
-
 def _identity_chain(ident: IdentitySpec, present: bool, confirm: Callable | None) -> Chain:
     from .steps.user_identity import UserIdentityStep
     from .steps.vm_identity import attach_step

@@ -28,7 +28,6 @@ CHECK_NAMES = {
     "application": "app exists",
     "servicePrincipal": "service principal exists",
     "permission": "permission requested",
-    "consent": "permission consented",
     "appRoleAssignment": "permission consented",
     "oauth2PermissionGrant": "delegated permission consented",
     "owner": "owner",
