@@ -37,13 +37,14 @@ class Cloud:
     def issuer(self, tenant_id: str) -> str:
         """The issuer of Entra ID tokens of ``tenant_id`` (what a managed identity FIC names).
 
-        NOTE: FACTS.md - issuer https://login.microsoftonline.com/{tenant}/v2.0; hosts of other clouds
-        are derived from the cloud's login endpoint.
+        NOTE: Entra ID "Configure an application to trust a managed identity": the issuer is
+        https://login.microsoftonline.com/{tenant}/v2.0; other clouds use their own login host.
         """
         return f"{self.login}/{tenant_id}/v2.0"
 
 
-# NOTE: FACTS.md "The token exchange": audiences per cloud; Graph/ARM hosts from the national-cloud docs.
+# NOTE: audiences per cloud from "Configure an application to trust a managed identity" (the
+# token-exchange audience); Graph and ARM hosts from "National cloud deployments" (Microsoft Graph).
 CLOUDS: dict[str, Cloud] = {
     "public": Cloud("public", "https://login.microsoftonline.com", "https://graph.microsoft.com",
                     "https://management.azure.com", "api://AzureADTokenExchange"),

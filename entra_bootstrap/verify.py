@@ -6,39 +6,26 @@ still create or change fails with the reason and the fix. For a federated creden
 against the issuer, subject (the identity's *current* principal id) and audience right for the
 cloud, so a credential left behind by a re-created identity fails here.
 
-``--exchange`` then does what the workload does (FACTS.md, "The token exchange"): a managed
-identity token for the cloud's token-exchange audience, presented as a client assertion for the
-app, gives an app token whose roles are shown; ``--call URL`` makes one GET with it. On an Azure
+``--exchange`` then does what the workload does (Entra ID: "Configure an application to trust a
+managed identity"): a managed identity token for the cloud's token-exchange audience, presented as
+a client assertion for the app, gives an app token whose roles are shown; ``--call URL`` makes one GET with it. On an Azure
 resource the managed identity endpoint is the machine's; against the emulator it is
 ``AZURE_POD_IDENTITY_AUTHORITY_HOST`` of env.sh (acting as a VM). Tokens are never printed.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from .spec import Spec
 
-CHECK_NAMES = {
-    "userAssignedIdentity": "identity exists",
-    "vmIdentity": "identity attached",
-    "vmssIdentity": "identity attached",
-    "containerGroupIdentity": "identity attached",
-    "application": "app exists",
-    "servicePrincipal": "service principal exists",
-    "permission": "permission requested",
-    "appRoleAssignment": "permission consented",
-    "oauth2PermissionGrant": "delegated permission consented",
-    "owner": "owner",
-    "federatedIdentityCredential": "federated credential",
-}
-
-
 def checks_from_plan(spec: Spec, outcome, path) -> list[dict]:
+    from .steps.registry import labels
+
+    names = labels()
     checks = []
     for c in outcome.changes:
-        name = CHECK_NAMES.get(c.kind, c.kind)
+        name = names.get(c.kind, c.kind)
         if c.changed:
             detail = f"{c.kind} {c.name}: {c.reason or c.action}"
             fix = f"run `entra-bootstrap up -f {path}`"
@@ -149,22 +136,29 @@ async def _exchange(session, label: str, app_id: str, client_id: str, expected: 
 
 
 async def _exchange_with_retries(policy, credential, scope: str):
-    """NOTE: AADSTS70021 is a new federated credential not yet propagated (FACTS.md: "retry for a few
-    minutes"): retried within the run's retry budget; every other refusal is final."""
-    import time
+    """NOTE: AADSTS70021 ("No matching federated identity record found") is also what a new federated
+    credential answers until it has propagated ("Important considerations and restrictions" of
+    workload identity federation: it can take a while): retried within the run's retry budget by the
+    one retry helper; every other refusal is final."""
+    from .clients.retry import REPLICATION, with_retries
+
+    def retry_on(exc: Exception) -> str | None:
+        return REPLICATION if aadsts_code(exc) == 70021 else None
+
+    return await with_retries(lambda: credential.get_token(scope), what="token exchange",
+                              policy=policy, retry_on=retry_on)
+
+
+def aadsts_code(exc: BaseException) -> int | None:
+    """The Entra ID error number of a refused token request (``AADSTS70021: ...`` -> 70021)."""
+    import re
 
     from azure.core.exceptions import ClientAuthenticationError
 
-    started, attempt = time.monotonic(), 0
-    while True:
-        try:
-            return await credential.get_token(scope)
-        except ClientAuthenticationError as exc:
-            attempt += 1
-            wait = policy.delay(attempt)
-            if "AADSTS70021" not in str(exc) or time.monotonic() - started + wait > policy.max_time:
-                raise
-            await asyncio.sleep(wait)
+    if not isinstance(exc, ClientAuthenticationError):
+        return None
+    m = re.search(r"\bAADSTS(\d+)\b", str(getattr(exc, "message", "") or exc))
+    return int(m.group(1)) if m else None
 
 
 async def _call(cloud, token: str, url: str, verify: str | None) -> int:

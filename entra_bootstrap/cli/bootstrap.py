@@ -1,20 +1,20 @@
 """`plan`, `up`, `down`, `verify` and `demo`: the whole bootstrap from one TOML file.
 
-Parsing and rendering only: the file is validated by ``spec``, the steps are run by ``bootstrap``
-(the same steps as the single commands), the exchange is proved by ``exchange``.
+Parsing and rendering only: the file is validated by ``spec``, its steps are run by the engine
+(engine/runner.py, over the step kinds of steps/registry.py: the same steps as the single
+commands), the exchange is proved by ``verify``.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from ..errors import CliError, unexpected_error, usage_error
-from .common import Options, command, execute, options
+from .common import Options, command, confirm, execute, options
 
 EXIT_CHANGES_PENDING = 5      # plan --detailed-exitcode: the plan is not empty (documented)
 
@@ -66,7 +66,8 @@ def _audit(path: Path | None) -> None:
 
 def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bool = False,
          yes: bool = False):
-    from .. import bootstrap
+    from ..engine import result_values, run
+    from ..steps.registry import KINDS
 
     async def main(session):
         from .. import audit
@@ -76,13 +77,13 @@ def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bo
             audit.set_principal(claims.get("oid"), claims.get("tid"))
         reporter = _Progress(opts) if progress else None
         try:
-            outcome = await bootstrap.run(spec, session, plan=plan, destroy=destroy,
-                                          on_change=reporter.change if reporter else None,
-                                          confirm=_restart_confirmation(yes, reporter))
+            outcome = await run(spec, session, KINDS, plan=plan, destroy=destroy,
+                                on_change=reporter.change if reporter else None,
+                                confirm=_restart_confirmation(yes, reporter))
         finally:
             if reporter:
                 reporter.close()
-        values = bootstrap.result_values(spec, session, outcome.changes)
+        values = result_values(session, outcome.changes, KINDS)
         if not values.get("tenantId"):
             try:
                 values["tenantId"] = await session.tenant_id()
@@ -186,20 +187,11 @@ def _summary(changes) -> dict[str, int]:
 
 def _restart_confirmation(yes: bool, reporter):
     """Asked before a container group is re-sent (every container restarts)."""
-    def confirm(change) -> None:
-        if yes:
-            return
+    def ask(change) -> None:
         what = f"{change.kind} {change.name}: {change.reason}".strip()
-        if not sys.stdin.isatty():
-            raise usage_error(f"{what} re-sends the container group and restarts every container",
-                              code="ConfirmationRequired",
-                              fix="run it on a terminal to be asked, or pass --yes")
-        if reporter is not None:
-            reporter.close()
-        if not typer.confirm(f"{what}: this restarts every container of the group. Go on?", err=True):
-            raise usage_error("not confirmed: the container group was left as it was",
-                              code="NotConfirmed", fix="run again and confirm, or pass --yes")
-    return confirm
+        confirm(yes, f"{what}: this re-sends the container group and restarts every container",
+                before_asking=reporter.close if reporter is not None else None)
+    return ask
 
 
 def up(file: FileOpt, audit_log: AuditOpt = None,
@@ -233,21 +225,11 @@ def down(file: FileOpt, yes: YesOpt = False, audit_log: AuditOpt = None):
         if not outcome.pending:
             _report(opts, outcome, {}, dry_run=False)
             return
-        _confirm(yes, [c for c in outcome.changes if c.changed])
+        deletes = [c for c in outcome.changes if c.changed]
+        confirm(yes, f"down deletes these {len(deletes)} objects",
+                details=[f"- {c.kind} {c.name}" for c in deletes])
     outcome, values = _run(spec, opts, plan=opts.dry_run, destroy=True, yes=True)
     _report(opts, outcome, {}, dry_run=opts.dry_run)
-
-
-def _confirm(yes: bool, changes) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise usage_error("down deletes objects and needs confirmation", code="ConfirmationRequired",
-                          fix="run it on a terminal to be asked, or pass --yes")
-    for c in changes:
-        sys.stderr.write(f"  - {c.kind} {c.name}\n")
-    if not typer.confirm(f"Delete these {len(changes)} objects?", err=True):
-        raise typer.Exit(1)
 
 
 def verify(file: FileOpt,
@@ -267,9 +249,10 @@ def verify(file: FileOpt,
         raise usage_error("--call needs --exchange", code="BadUsage", fix="add --exchange")
 
     async def main(session):
-        from .. import bootstrap
+        from ..engine import run
+        from ..steps.registry import KINDS
 
-        outcome = await bootstrap.run(spec, session, plan=True)
+        outcome = await run(spec, session, KINDS, plan=True)
         checks = checks_from_plan(spec, outcome, file)
         if exchange and outcome.error is None:
             checks += await prove_exchanges(spec, session, outcome, call)

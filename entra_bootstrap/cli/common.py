@@ -237,13 +237,32 @@ def command(group: typer.Typer, name: str, **kw: Any) -> Callable[[Callable], Ca
     return decorate
 
 
-def make_session(opts: Options):
-    from ..clients import Session
-    from ..clients.retry import RetryPolicy
-    from ..clouds import get_cloud
+def confirm(yes: bool, action: str, *, details: list[str] | tuple[str, ...] = (),
+            before_asking: Callable[[], None] | None = None) -> None:
+    """The one confirmation of every command, before the write that needs it: ``--yes`` goes on;
+    on a terminal ``details`` are shown and "ACTION. Go on?" is asked; with no terminal, or when the
+    answer is no, the command stops with exit 2 and code ``ConfirmationRequired``."""
+    from ..errors import usage_error
 
-    return Session(cloud=get_cloud(opts.cloud), tenant=opts.tenant, subscription=opts.subscription,
-                   retry=RetryPolicy.from_env())
+    if yes:
+        return
+    terminal = sys.stdin.isatty()
+    if terminal:
+        if before_asking is not None:
+            before_asking()
+        for line in details:
+            sys.stderr.write(f"  {line}\n")
+        if typer.confirm(f"{action}. Go on?", default=False, err=True):
+            return
+    why = "the answer was no" if terminal else "standard input is not a terminal"
+    raise usage_error(f"{action}: not confirmed ({why}), so not done", code="ConfirmationRequired",
+                      fix="answer yes on a terminal, or pass --yes")
+
+
+def make_session(opts: Options):
+    from ..engine.session import open_session
+
+    return open_session(cloud=opts.cloud, tenant=opts.tenant, subscription=opts.subscription)
 
 
 def execute(fn: Callable[[Any], Awaitable[T]], opts: Options | None = None) -> T:

@@ -10,8 +10,8 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from ..errors import api_error, usage_error
-from .common import command, execute, options
+from ..errors import usage_error
+from .common import command, confirm, execute, options
 
 identity_app = typer.Typer(
     name="identity", no_args_is_help=True,
@@ -74,7 +74,7 @@ def _check_inputs(resource_group: str, users: list[str]) -> None:
 def _confirm_redeploy(yes: bool):
     """The container group confirmation: --yes, or ask on a terminal, or refuse."""
 
-    def confirm(change) -> None:
+    def ask(change) -> None:
         resend = (change.after or {}).get("resend") or {}
         lines = [f"container group '{change.name}': changing its identity re-deploys it with the same "
                  "definition; every container restarts. Re-sent as it is now:"]
@@ -87,17 +87,9 @@ def _confirm_redeploy(yes: bool):
         lines.append(f"  identity -> {change.after.get('type')}")
         for line in lines:
             sys.stderr.write(line + "\n")
-        if yes:
-            return
-        if not sys.stdin.isatty():
-            raise usage_error("re-deploying a container group needs confirmation and stdin is not a "
-                              "terminal", code="ConfirmationRequired", object=f"container group '{change.name}'",
-                              fix="run again with --yes to re-deploy it (every container restarts)")
-        if not typer.confirm("Re-deploy the container group now?", default=False, err=True):
-            raise api_error("not confirmed; nothing was written", code="Declined",
-                            object=f"container group '{change.name}'")
+        confirm(yes, f"re-deploying container group '{change.name}' restarts every container")
 
-    return confirm
+    return ask
 
 
 def _identity_result(step) -> tuple[dict, list]:

@@ -11,7 +11,7 @@ an app that does not exist is ``unchanged`` (the delete is idempotent).
 from __future__ import annotations
 
 from ..clients.graph import key_segment
-from ..engine import Change, is_planned, planned
+from ..engine import BuildContext, Change, StepKind, is_planned, planned
 from . import (PERMISSIONS, app_label, find_application, forget_application, remember_application)
 
 KIND = "application"
@@ -99,3 +99,51 @@ class ApplicationStep:
         change.after = app
         change.applied = True
         return [change]
+
+
+# --- the step kind (steps/registry.py) ----------------------------------------------------------
+class _UnlessAppGone:
+    """``down``: what hangs off an application that no longer exists is already gone."""
+
+    def __init__(self, step, unique_name: str):
+        self.step = step
+        self.kind = step.kind
+        self.unique_name = unique_name
+
+    async def plan(self, session) -> list[Change]:
+        if await find_application(session, self.unique_name, retry=False) is None:
+            return [Change(self.kind, self._name(), "unchanged", reason="the application does not exist")]
+        return await self.step.plan(session)
+
+    def _name(self) -> str:
+        """Named as the step names it when the app exists (app/credential, app <- owner)."""
+        if getattr(self.step, "label", None) and self.kind == "owner":
+            return f"{self.unique_name} <- {self.step.label}"
+        if getattr(self.step, "name", None):
+            return f"{self.unique_name}/{self.step.name}"
+        return self.unique_name
+
+    async def apply(self, session, changes: list[Change]) -> list[Change]:
+        return await self.step.apply(session, changes)
+
+
+def part_of_app(step, unique_name: str, ctx: BuildContext):
+    """A step of something that belongs to the app (its SP, permissions, owners, credentials):
+    on ``down`` it has nothing to do once the application is gone."""
+    return step if ctx.present else _UnlessAppGone(step, unique_name)
+
+
+def _steps(spec, ctx: BuildContext):
+    for i, app in enumerate(spec.apps):
+        yield (1, i), f"app {app.unique_name}", ApplicationStep(
+            app.unique_name, app.display_name, app.sign_in_audience, present=ctx.present)
+
+
+def _export(values: dict, change: Change) -> None:
+    if change.ids.get("appId"):
+        values["apps"][change.ids.get("uniqueName") or change.name] = {
+            "appId": change.ids["appId"], "objectId": change.ids.get("objectId")}
+
+
+STEP = StepKind(KIND, section="app", steps=_steps, phase=1, down_phase=2,
+                labels={KIND: "app exists"}, needs=(PERMISSIONS["application"],), export=_export)

@@ -18,11 +18,11 @@ app take over the tenant) are refused unless ``allow_privileged`` is set.
 from __future__ import annotations
 
 from ..clients.graph import GRAPH_APP_ID, GraphError, odata_literal
-from ..engine import Change, is_planned
+from ..engine import BuildContext, Change, StepKind, is_planned
 from ..errors import not_found, usage_error
 from . import (PERMISSIONS, api_app_id, find_service_principal, require_application,
                resource_service_principal)
-from .application import app_name
+from .application import app_name, part_of_app
 from .permissions import Permission, entry_of, resolve
 
 # Each of these lets its holder grant itself any other permission or role, or impersonate anyone.
@@ -310,3 +310,27 @@ class ConsentStep:
                             and a.get("resourceId", "").lower() == todo["resource"]["id"].lower()), None)
                 if hit:
                     change.ids["assignmentId"] = hit["id"]
+
+
+# --- the step kind (steps/registry.py) ----------------------------------------------------------
+def _steps(spec, ctx: BuildContext):
+    for i, app in enumerate(spec.apps):
+        if not app.consent:
+            continue
+        for p in app.permissions:
+            step = ConsentStep(app.unique_name, p.api, list(p.roles), list(p.scopes),
+                               allow_privileged=app.allow_privileged, present=ctx.present)
+            yield (1, i), f"app {app.unique_name}", part_of_app(step, app.unique_name, ctx)
+
+
+async def _check(spec, session) -> None:
+    """Consent to a privileged Graph role (named in the file) is refused before any write."""
+    for app in spec.apps:
+        if app.consent and not app.allow_privileged:
+            check_privileged([Permission(GRAPH_APP_ID, "Role", "", name) for p in app.permissions
+                              if p.is_graph for name in p.roles], False)
+
+
+STEP = StepKind(ROLE_KIND, section="app.consent", steps=_steps, phase=1, down_phase=2, check=_check,
+                labels={ROLE_KIND: "permission consented", GRANT_KIND: "delegated permission consented"},
+                needs=(PERMISSIONS["appRoleAssignment"], PERMISSIONS["oauth2PermissionGrant"]))

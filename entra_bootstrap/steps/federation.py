@@ -28,11 +28,11 @@ from dataclasses import replace
 from ..spec import FederationSpec
 
 from ..clients.graph import key_segment
-from ..engine import Change, is_planned
+from ..engine import BuildContext, Change, StepKind, is_planned
 from ..errors import api_error, usage_error
 from . import (PERMISSIONS, app_label, check_managed_identity_ref, identity_label, is_guid,
                require_application, resolve_managed_identity)
-from .application import app_name
+from .application import app_name, part_of_app
 
 KIND = "federatedIdentityCredential"
 MAX_PER_APP = 20
@@ -314,3 +314,25 @@ def federation_step(spec, app_ref: str, fed, *, present: bool = True) -> Federat
         declared = spec.identity(fed.managed_identity) if hasattr(spec, "identity") else None
         rg = declared.resource_group if declared else None
     return FederationStep(app_ref, replace(fed, resource_group=rg), present=present)
+
+
+# --- the step kind (steps/registry.py) ----------------------------------------------------------
+def _steps(spec, ctx: BuildContext):
+    for i, app in enumerate(spec.apps):
+        for fed in app.federations:
+            step = federation_step(spec, app.unique_name, fed, present=ctx.present)
+            yield (2, i), f"app {app.unique_name} links", part_of_app(step, app.unique_name, ctx)
+
+
+async def _check(spec, session) -> None:
+    """A managed identity the file names by resource id (not declared in it) exists."""
+    from ..clients.arm import resolve_user_assigned_identity
+
+    for app in spec.apps:
+        for fed in app.federations:
+            if fed.managed_identity and fed.managed_identity.startswith("/"):
+                await resolve_user_assigned_identity(session, fed.managed_identity)
+
+
+STEP = StepKind(KIND, section="app.federation", steps=_steps, phase=2, down_phase=1, check=_check,
+                labels={KIND: "federated credential"}, needs=(PERMISSIONS["federatedIdentityCredential"],))

@@ -13,11 +13,11 @@ identity credential does that. ``OWNERSHIP_NOTE`` says so with every owner chang
 from __future__ import annotations
 
 from ..clients.graph import GraphError
-from ..engine import Change, is_planned
+from ..engine import BuildContext, Change, StepKind, is_planned
 from ..errors import not_found
 from . import (PERMISSIONS, app_label, eventually, identity_label, require_application,
                resolve_managed_identity)
-from .application import app_name
+from .application import app_name, part_of_app
 
 KIND = "owner"
 OWNERSHIP_NOTE = ("ownership lets the principal manage the application (e.g. with "
@@ -117,3 +117,27 @@ def owner_step(spec, app_ref: str, owner, *, present: bool = True) -> OwnerStep:
         declared = spec.identity(owner.value) if hasattr(spec, "identity") else None
         rg = declared.resource_group if declared else None
     return OwnerStep(app_ref, identity=owner.value, resource_group=rg, present=present)
+
+
+# --- the step kind (steps/registry.py) ----------------------------------------------------------
+def _steps(spec, ctx: BuildContext):
+    for i, app in enumerate(spec.apps):
+        for owner in app.owners:
+            step = owner_step(spec, app.unique_name, owner, present=ctx.present)
+            yield (2, i), f"app {app.unique_name} links", part_of_app(step, app.unique_name, ctx)
+
+
+async def _check(spec, session) -> None:
+    """Owners the file names but does not declare (a principal, an identity's resource id) exist."""
+    from ..clients.arm import resolve_user_assigned_identity
+
+    for app in spec.apps:
+        for owner in app.owners:
+            if owner.kind == "principal":
+                await require_principal(session, owner.value, owner.value)
+            elif owner.value.startswith("/"):
+                await resolve_user_assigned_identity(session, owner.value)
+
+
+STEP = StepKind(KIND, section="app.owners", steps=_steps, phase=2, down_phase=1, check=_check,
+                labels={KIND: "owner"}, needs=(PERMISSIONS["owner"],))

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from difflib import get_close_matches
 
 from ..clients.graph import GRAPH_APP_ID
-from ..engine import Change, is_planned
+from ..engine import BuildContext, Change, StepKind, is_planned
 from ..errors import usage_error
 from . import (PERMISSIONS, api_app_id, app_label, is_guid, looks_like_guid, remember_application,
                require_application, resource_service_principal)
-from .application import app_name
+from .application import app_name, part_of_app
 
 KIND = "permission"
 TYPES = {"Role": "application permission (app role)", "Scope": "delegated permission (scope)"}
@@ -212,3 +212,26 @@ class PermissionsStep:
         self.app = app
         change.applied = True
         return [change]
+
+
+# --- the step kind (steps/registry.py) ----------------------------------------------------------
+def _steps(spec, ctx: BuildContext):
+    for i, app in enumerate(spec.apps):
+        for p in app.permissions:
+            step = PermissionsStep(app.unique_name, p.api, list(p.roles), list(p.scopes), present=ctx.present)
+            yield (1, i), f"app {app.unique_name}", part_of_app(step, app.unique_name, ctx)
+
+
+async def _check(spec, session) -> None:
+    """Another API's permissions are resolved against its service principal before any write."""
+    from . import resource_service_principal
+
+    for app in spec.apps:
+        for p in app.permissions:
+            if not p.is_graph:
+                resolve(await resource_service_principal(session, api_app_id(p.api)), list(p.roles),
+                        list(p.scopes))
+
+
+STEP = StepKind(KIND, section="app.permission", steps=_steps, phase=1, down_phase=2, check=_check,
+                labels={KIND: "permission requested"}, needs=(PERMISSIONS["permissions"],))

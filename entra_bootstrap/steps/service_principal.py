@@ -9,9 +9,9 @@ Error_MsaAppDoesNotExist); clients/retry.py retries them.
 from __future__ import annotations
 
 from ..clients.graph import key_segment
-from ..engine import Change, is_planned, planned
+from ..engine import BuildContext, Change, StepKind, is_planned, planned
 from . import (PERMISSIONS, find_service_principal, remember_service_principal, require_application)
-from .application import app_name
+from .application import app_name, part_of_app
 
 KIND = "servicePrincipal"
 
@@ -70,3 +70,22 @@ class ServicePrincipalStep:
         change.after = sp
         change.applied = True
         return [change]
+
+
+# --- the step kind (steps/registry.py) ----------------------------------------------------------
+def _steps(spec, ctx: BuildContext):
+    for i, app in enumerate(spec.apps):
+        yield (1, i), f"app {app.unique_name}", part_of_app(
+            ServicePrincipalStep(app.unique_name, present=ctx.present), app.unique_name, ctx)
+
+
+def _export(values: dict, change: Change) -> None:
+    if change.ids.get("objectId"):
+        for app in values["apps"].values():
+            if app["appId"] == change.ids.get("appId"):
+                app["servicePrincipalId"] = change.ids["objectId"]
+
+
+STEP = StepKind(KIND, section="app", steps=_steps, phase=1, down_phase=2,
+                labels={KIND: "service principal exists"}, needs=(PERMISSIONS["servicePrincipal"],),
+                export=_export)

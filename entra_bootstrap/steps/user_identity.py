@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..clients.arm import IdentityRef, UserAssignedIdentity, arm, parse_identity_ref
-from ..engine import Change, planned
+from ..engine import BuildContext, Change, StepKind, planned
 from ..errors import api_error
 
 KIND = "userAssignedIdentity"
@@ -87,3 +87,22 @@ class UserIdentityStep:
             change.applied = True
             out.append(change)
         return out
+
+
+# --- the step kind (steps/registry.py) ----------------------------------------------------------
+def _steps(spec, ctx: BuildContext):
+    for i, ident in enumerate(spec.identities):
+        yield (0, i), f"identity {ident.name}", UserIdentityStep(
+            ident.name, ident.resource_group, location=ident.location, tags=dict(ident.tags),
+            present=ctx.present)
+
+
+def _export(values: dict, change: Change) -> None:
+    if change.ids.get("principalId"):
+        values["identities"][change.name] = {k: change.ids.get(k) for k in ("clientId", "principalId", "id")}
+
+
+STEP = StepKind(KIND, section="identity", steps=_steps, phase=1, down_phase=3,
+                labels={KIND: "identity exists"}, export=_export,
+                needs=("ARM Microsoft.ManagedIdentity/userAssignedIdentities/write "
+                       "(Managed Identity Contributor on the resource group)",))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from ..clients.arm import ROLE_VM, IdentityRef, arm, parse_identity_ref, role_phrase
-from ..engine import Change
+from ..engine import BuildContext, Change, StepKind
 from ..errors import api_error, usage_error
 
 TARGETS = {"vm": ("virtual machine", "Microsoft.Compute/virtualMachines"),
@@ -294,3 +294,36 @@ def attach_step(target, identity: str, identity_group: str | None, *, present: b
                          "enable" if present else "disable", users=[identity],
                          identity_group=identity_group, upgrade_instances=upgrade_instances,
                          confirm=confirm)
+
+
+# --- the step kind (steps/registry.py): identities attached to VMs, scale sets, container groups ----
+def _steps(spec, ctx: BuildContext):
+    # NOTE: a container group has no identity PATCH: attaching re-sends the whole group and restarts
+    # its containers (Azure Container Instances: "Update containers in Azure Container Instances"),
+    # so ``ctx.confirm(change)`` is asked first.
+    for i, ident in enumerate(spec.identities):
+        for target in ident.assign_to:
+            yield (0, i), f"identity {ident.name}", attach_step(
+                target, ident.name, ident.resource_group, present=ctx.present, confirm=ctx.confirm)
+
+
+async def _check(spec, session) -> None:
+    """A target given by resource id is in the run's subscription (the steps act in it)."""
+    for ident in spec.identities:
+        for target in ident.assign_to:
+            sub = (target.resource_id or "").split("/")[2:3]
+            if sub and sub[0].lower() != session.subscription_id.lower():
+                raise usage_error(f"identity {ident.name}: target {target.resource_id} is in subscription "
+                                  f"{sub[0]}, not in {session.subscription_id}", code="OtherSubscription",
+                                  fix="declare that target in a file run with --subscription " + sub[0])
+
+
+STEP = StepKind("identityAttachment", section="identity.assign_to", steps=_steps, phase=1, down_phase=3,
+                check=_check,
+                labels={"vmIdentity": "identity attached", "vmssIdentity": "identity attached",
+                        "containerGroupIdentity": "identity attached"},
+                needs=("ARM Microsoft.Compute/virtualMachines/write or virtualMachineScaleSets/write "
+                       "(Virtual Machine Contributor), Microsoft.ContainerInstance/containerGroups/write "
+                       "(Contributor)",
+                       "ARM Microsoft.ManagedIdentity/userAssignedIdentities/assign/action "
+                       "(Managed Identity Operator on the identity)"))

@@ -1,21 +1,14 @@
-"""The step engine: observe -> diff -> act -> re-read, with plan mode = stop before act.
+"""What a step reports: one ``Change`` per object (create / update / delete / unchanged).
 
-A step (steps/*.py) has two phases:
-
-    ``plan(session)``            reads only (GET) and returns the ``Change`` list it would make
-    ``apply(session, changes)``  performs the writes of the changes that are not ``unchanged``
-                                 and returns them as re-read from the server (ids filled in)
-
-``run_steps`` runs steps in order; with ``plan=True`` (``--dry-run``, ``plan``) it stops after
-``plan`` - the same code path as applying, minus the writes. A step that depends on an object an
-earlier step would create (in plan mode) sees it as ``PLANNED`` in the session memo and reports
-its own change as "after ... is created" instead of failing.
+A step that depends on an object an earlier step would create (in plan mode) sees it as a
+``planned(...)`` placeholder and reports its own change as "after ... is created" instead of
+failing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any
 
 ACTIONS = ("create", "update", "delete", "unchanged")
 PAST = {"create": "created", "update": "updated", "delete": "deleted", "unchanged": "unchanged"}
@@ -82,25 +75,3 @@ class Change:
         if self.notes:
             out["notes"] = list(self.notes)
         return out
-
-
-class Step(Protocol):
-    kind: str
-
-    async def plan(self, session) -> list[Change]: ...
-
-    async def apply(self, session, changes: list[Change]) -> list[Change]: ...
-
-
-async def run_step(step: Step, session, *, plan: bool = False) -> list[Change]:
-    changes = await step.plan(session)
-    if plan or not any(c.changed for c in changes):
-        return changes
-    return await step.apply(session, changes)
-
-
-async def run_steps(steps: Sequence[Step], session, *, plan: bool = False) -> list[Change]:
-    out: list[Change] = []
-    for step in steps:
-        out.extend(await run_step(step, session, plan=plan))
-    return out
