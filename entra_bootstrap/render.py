@@ -53,7 +53,9 @@ class Output:
 
     # --- changes ------------------------------------------------------------------------------
     def changes(self, changes: Sequence[Change], *, result: dict | None = None,
-                tsv: Iterable[Any] | None = None, dry_run: bool = False) -> None:
+                tsv: Iterable[Any] | None = None, dry_run: bool = False,
+                error: CliError | None = None) -> None:
+        """``error`` (json only): a run that failed after ``changes``, as one document."""
         if self.format == "none":
             return
         if self.format == "json":
@@ -62,6 +64,8 @@ class Output:
                 doc["dryRun"] = True
             if result is not None:
                 doc["result"] = result
+            if error is not None:
+                doc["error"] = error.as_dict()
             _out(json.dumps(doc, indent=2))
             return
         if self.format == "tsv":
@@ -79,6 +83,48 @@ class Output:
             _out(f"note: {note}")
         if dry_run:
             _out("dry run: nothing was written")
+
+    # --- plan ----------------------------------------------------------------------------------
+    def plan(self, changes: Sequence[Change], *, pending: bool) -> None:
+        """``plan``: + create, ~ update, - delete, = unchanged, in the order it would run."""
+        summary = {"create": 0, "update": 0, "delete": 0, "unchanged": 0}
+        for c in changes:
+            summary[c.action] += 1
+        if self.format == "json":
+            _out(json.dumps({"plan": [c.as_dict() | {"symbol": c.symbol} for c in changes],
+                             "pending": pending, "summary": summary}, indent=2))
+            return
+        if self.format == "tsv":
+            for c in changes:
+                _out(f"{c.symbol}\t{c.kind}\t{c.name}\t{c.reason}")
+            return
+        if self.format == "none":
+            return
+        for c in changes:
+            detail = f"  ({c.reason})" if c.reason and (c.changed or self.verbose) else ""
+            fields = f"  [{', '.join(c.fields)}]" if c.fields else ""
+            _out(f"{c.symbol} {c.kind} {c.name}{fields}{detail}")
+        _out(f"Plan: {summary['create']} to create, {summary['update']} to update, "
+             f"{summary['delete']} to delete, {summary['unchanged']} unchanged.")
+
+    # --- checks (verify) --------------------------------------------------------------------------
+    def checks(self, checks: Sequence[dict]) -> None:
+        """``verify``: one line per check with pass/FAIL, the detail and the fix."""
+        if self.format == "json":
+            _out(json.dumps({"passed": all(c["passed"] for c in checks), "checks": list(checks)}, indent=2))
+            return
+        if self.format == "none":
+            return
+        for c in checks:
+            if self.format == "tsv":
+                _out("\t".join([("pass" if c["passed"] else "fail"), c["check"], c["detail"], c.get("fix") or ""]))
+                continue
+            _out(f"{'pass' if c['passed'] else 'FAIL'}  {c['check']}: {c['detail']}")
+            if not c["passed"] and c.get("fix"):
+                _out(f"      fix: {c['fix']}")
+        if self.format == "table":
+            failed = sum(not c["passed"] for c in checks)
+            _out(f"{len(checks) - failed} passed, {failed} failed")
 
     # --- records (show / list) ------------------------------------------------------------------
     def records(self, rows: Sequence[dict], columns: Sequence[str], *, json_doc: Any = None,

@@ -52,7 +52,7 @@ def _load(path: Path, opts: Options):
         if from_file and given and str(given).lower() != from_file.lower():
             raise usage_error(f"the file says {key} = '{from_file}' but --{key} (or ENTRA_BOOTSTRAP_"
                               f"{key.upper()}) says '{given}'", code="ConflictingOptions",
-                              fix=f"drop one of them, or make them agree")
+                              fix="drop one of them, or make them agree")
         if from_file and not given:
             setattr(opts, key, from_file)
     return spec
@@ -124,12 +124,8 @@ def _report(opts: Options, outcome, values: dict, *, dry_run: bool) -> None:
     error = outcome.error
     if error is not None and opts.output == "json":
         # One JSON document: what was done before the failure, and the failure.
-        import json
-
         err = error if isinstance(error, CliError) else unexpected_error(error)
-        doc = {"changes": [c.as_dict() for c in outcome.changes], "result": values,
-               "error": err.as_dict()}
-        print(json.dumps(doc, indent=2))
+        opts.out.changes(outcome.changes, result=values, error=err)
         raise typer.Exit(err.exit_code)
     opts.out.changes(outcome.changes, result=values, tsv=tsv, dry_run=dry_run)
     if error is not None:
@@ -147,42 +143,11 @@ def plan(file: FileOpt, detailed_exitcode: Annotated[bool, typer.Option(
     opts = options()
     spec = _load(file, opts)
     outcome, values = _run(spec, opts, plan=True)
-    _render_plan(opts, outcome, values)
+    opts.out.plan(outcome.changes, pending=outcome.pending)
     if outcome.error is not None:
         raise outcome.error
     if detailed_exitcode and outcome.pending:
         raise typer.Exit(EXIT_CHANGES_PENDING)
-
-
-def _render_plan(opts: Options, outcome, values: dict) -> None:
-    import json
-
-    changes = outcome.changes
-    if opts.output == "json":
-        print(json.dumps({"plan": [c.as_dict() | {"symbol": c.symbol} for c in changes],
-                          "pending": outcome.pending,
-                          "summary": _summary(changes)}, indent=2))
-        return
-    if opts.output == "tsv":
-        for c in changes:
-            print(f"{c.symbol}\t{c.kind}\t{c.name}\t{c.reason}")
-        return
-    if opts.output == "none":
-        return
-    for c in changes:
-        detail = f"  ({c.reason})" if c.reason and (c.changed or opts.verbose) else ""
-        fields = f"  [{', '.join(c.fields)}]" if c.fields else ""
-        print(f"{c.symbol} {c.kind} {c.name}{fields}{detail}")
-    s = _summary(changes)
-    print(f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete, "
-          f"{s['unchanged']} unchanged.")
-
-
-def _summary(changes) -> dict[str, int]:
-    out = {"create": 0, "update": 0, "delete": 0, "unchanged": 0}
-    for c in changes:
-        out[c.action] += 1
-    return out
 
 
 def _restart_confirmation(yes: bool, reporter):
@@ -259,29 +224,9 @@ def verify(file: FileOpt,
         return checks
 
     checks = execute(main, opts)
-    _render_checks(opts, checks)
+    opts.out.checks(checks)
     if not all(c["passed"] for c in checks):
         raise typer.Exit(1)
-
-
-def _render_checks(opts: Options, checks: list[dict]) -> None:
-    import json
-
-    if opts.output == "json":
-        print(json.dumps({"passed": all(c["passed"] for c in checks), "checks": checks}, indent=2))
-        return
-    if opts.output == "none":
-        return
-    for c in checks:
-        line = f"{'pass' if c['passed'] else 'FAIL'}  {c['check']}: {c['detail']}"
-        if opts.output == "tsv":
-            line = "\t".join([("pass" if c["passed"] else "fail"), c["check"], c["detail"], c.get("fix") or ""])
-        print(line)
-        if not c["passed"] and c.get("fix") and opts.output == "table":
-            print(f"      fix: {c['fix']}")
-    if opts.output == "table":
-        failed = sum(not c["passed"] for c in checks)
-        print(f"{len(checks) - failed} passed, {failed} failed")
 
 
 def demo(keep: Annotated[bool, typer.Option("--keep", help="Keep the demo's directory.")] = False):
