@@ -135,7 +135,7 @@ def build(spec: Spec, *, destroy: bool = False, confirm: Callable | None = None)
 # --- references outside the file, checked before the first write ------------------------------
 async def preflight(spec: Spec, session) -> None:
     """Read-only: what the file names but does not declare must exist (exit 4 / 2 otherwise)."""
-    from .clients.arm import resolve_user_assigned_identity
+    from .steps.lookups import resolve_user_assigned_identity
     from .steps import api_app_id, resource_service_principal
     from .steps.owners import require_principal
     from .steps.permissions import resolve
