@@ -195,7 +195,8 @@ def show(name: Annotated[Optional[str], typer.Argument(
     if not name:
         _show_attached(_target(vm, vmss, container_group), resource_group)
         return
-    from ..clients.arm import check_resource_group, parse_identity_ref, resolve_user_assigned_identity
+    from ..clients.arm import check_resource_group, parse_identity_ref
+    from ..steps.lookups import resolve_user_assigned_identity
 
     if resource_group:
         check_resource_group(resource_group)

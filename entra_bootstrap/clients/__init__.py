@@ -25,6 +25,7 @@ class Session:
     memo: dict[Any, Any] = field(default_factory=dict)
     _credential: Any = None
     _graph: Any = None
+    _graph_ops: Any = None
     extras: dict[str, Any] = field(default_factory=dict)   # other clients (ARM), closed with the session
 
     @property
@@ -41,6 +42,14 @@ class Session:
             from .graph import GraphClient
             self._graph = GraphClient(self.cloud, self.credential, self.retry, verify=ca_bundle())
         return self._graph
+
+    @property
+    def graph_ops(self):
+        """The named Microsoft Graph operations (clients/graph_ops.py) over ``graph``."""
+        if self._graph_ops is None:
+            from .graph_ops import GraphOps
+            self._graph_ops = GraphOps(self.graph)
+        return self._graph_ops
 
     @property
     def subscription_id(self) -> str:

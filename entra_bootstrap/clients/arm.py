@@ -10,9 +10,11 @@ Long-running operations are polled by ``ServerPacedPolling``: it waits what the 
 30 s default — and ``FALLBACK_POLL_SECONDS`` when the server says nothing. A failed operation
 reports ARM's own error code.
 
-Also here: ``resolve_user_assigned_identity`` (a user-assigned identity by name + resource group or
-by resource id; used by the identity, federation and owner commands) and the ARM error mapping
-(401/403 exit 3 naming the role needed, 404 exit 4, the rest exit 1).
+Also here: the ARM error mapping (401/403 exit 3 naming the role needed, 404 exit 4, the rest
+exit 1). Operations are named (``get_compute``, ``patch_compute``, ``get_container_group``,
+``put_container_group``, ``get_identity``, ...); a write names the role it needs itself
+(``attaching``: user-assigned identities are attached, so Managed Identity Operator too). Reads are
+not cached here: steps/lookups.py reads each identity once per run.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ UAMI_ID = re.compile(r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+
 RG_NAME = re.compile(r"[-\w._()]{1,90}")   # NOTE: ARM: 1-90 chars, letters/digits/_-.(), no trailing '.'
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
-# The least-privilege built-in role for each kind of write (FACTS.md "What the operator needs").
+# The least-privilege built-in role for each kind of write (Azure RBAC: "Azure built-in roles";
+# Managed identities: "Managed identity roles" - Managed Identity Operator to assign one).
 ROLE_VM = "Virtual Machine Contributor"
 ROLE_MI_OPERATOR = "Managed Identity Operator"
 ROLE_MI_CONTRIBUTOR = "Managed Identity Contributor"
@@ -381,15 +384,16 @@ class ArmClient:
         ops = self._compute_ops(kind)
         return await self.call(lambda: ops.get(rg, name, cls=_raw), what=f"GET {obj}", obj=obj)
 
-    async def patch_compute(self, kind: str, rg: str, name: str, body: dict, obj: str,
-                            needs: str | None = None) -> dict:
+    async def patch_compute(self, kind: str, rg: str, name: str, body: dict, obj: str, *,
+                            attaching: bool = False) -> dict:
+        """PATCH a VM or scale set (``kind`` vm | vmss); returns it as ARM answered."""
         ops = self._compute_ops(kind)
 
         async def fn():
             poller = await ops.begin_update(rg, name, body, cls=_raw, polling=self.polling())
             return await poller.result()
 
-        return await self.call(fn, what=f"PATCH {obj}", obj=obj, needs=needs or role_phrase(ROLE_VM))
+        return await self.call(fn, what=f"PATCH {obj}", obj=obj, needs=role_phrase(ROLE_VM, attaching))
 
     async def list_scale_set_instances(self, rg: str, name: str, obj: str) -> list[dict]:
         async def fn():
@@ -410,43 +414,36 @@ class ArmClient:
         return await self.call(lambda: self.aci.container_groups.get(rg, name, cls=_raw),
                                what=f"GET {obj}", obj=obj)
 
-    async def put_container_group(self, rg: str, name: str, body: dict, obj: str,
-                                  needs: str | None = None) -> dict:
+    async def put_container_group(self, rg: str, name: str, body: dict, obj: str, *,
+                                  attaching: bool = False) -> dict:
+        """PUT the container group's whole definition; returns it as ARM answered."""
         async def fn():
             poller = await self.aci.container_groups.begin_create_or_update(
                 rg, name, _json_bytes(body), cls=_raw, polling=self.polling())
             return await poller.result()
 
-        return await self.call(fn, what=f"PUT {obj}", obj=obj, needs=needs or role_phrase(ROLE_ACI))
+        return await self.call(fn, what=f"PUT {obj}", obj=obj, needs=role_phrase(ROLE_ACI, attaching))
 
     # --- user-assigned identities -------------------------------------------------------------------
     async def get_identity(self, ref: IdentityRef, *, missing_ok: bool = False) -> dict | None:
-        key = ("uami", ref.key)
-        if key in self.session.memo:
-            return self.session.memo[key]
+        """The identity as ARM returns it (None when missing and ``missing_ok``)."""
         ops = self._identity_ops(ref.subscription_id)
         obj = f"user-assigned identity '{ref.name}' in resource group '{ref.resource_group}'"
-        found = await self.call(lambda: ops.get(ref.resource_group, ref.name, cls=_raw),
-                                what=f"GET {obj}", obj=obj, missing_ok=missing_ok)
-        if found is not None:
-            self.session.memo[key] = found
-        return found
+        return await self.call(lambda: ops.get(ref.resource_group, ref.name, cls=_raw),
+                               what=f"GET {obj}", obj=obj, missing_ok=missing_ok)
 
     async def put_identity(self, ref: IdentityRef, body: dict) -> dict:
         ops = self._identity_ops(ref.subscription_id)
         obj = f"user-assigned identity '{ref.name}' in resource group '{ref.resource_group}'"
-        result = await self.call(
+        return await self.call(
             lambda: ops.create_or_update(ref.resource_group, ref.name, _json_bytes(body), cls=_raw),
             what=f"PUT {obj}", obj=obj, needs=role_phrase(ROLE_MI_CONTRIBUTOR))
-        self.session.memo[("uami", ref.key)] = result
-        return result
 
     async def delete_identity(self, ref: IdentityRef) -> None:
         ops = self._identity_ops(ref.subscription_id)
         obj = f"user-assigned identity '{ref.name}' in resource group '{ref.resource_group}'"
         await self.call(lambda: ops.delete(ref.resource_group, ref.name), what=f"DELETE {obj}", obj=obj,
                         needs=role_phrase(ROLE_MI_CONTRIBUTOR))
-        self.session.memo.pop(("uami", ref.key), None)
 
     def _identity_ops(self, subscription_id: str):
         if subscription_id.lower() == self.subscription_id.lower():
@@ -478,42 +475,3 @@ def arm(session) -> ArmClient:
         client = ArmClient(session)
         session.extras["arm"] = client
     return client
-
-
-# --- the resolver other commands use ----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class UserAssignedIdentity:
-    id: str
-    name: str
-    resource_group: str
-    subscription_id: str
-    location: str
-    principal_id: str
-    client_id: str
-    tenant_id: str
-
-    @classmethod
-    def from_arm(cls, ref: IdentityRef, body: dict) -> "UserAssignedIdentity":
-        props = body.get("properties") or {}
-        return cls(id=body.get("id") or ref.id, name=body.get("name") or ref.name,
-                   resource_group=ref.resource_group, subscription_id=ref.subscription_id,
-                   location=body.get("location", ""), principal_id=props.get("principalId", ""),
-                   client_id=props.get("clientId", ""), tenant_id=props.get("tenantId", ""))
-
-    def as_dict(self) -> dict:
-        return {"id": self.id, "name": self.name, "resourceGroup": self.resource_group,
-                "subscriptionId": self.subscription_id, "location": self.location,
-                "principalId": self.principal_id, "clientId": self.client_id, "tenantId": self.tenant_id}
-
-
-async def resolve_user_assigned_identity(session, name_or_resource_id: str,
-                                         resource_group: str | None = None) -> UserAssignedIdentity:
-    """A user-assigned identity named by name (+ resource group) or full resource id.
-
-    Exit 2 for a malformed id or name (before any request), 4 when it does not exist (including
-    an unknown subscription), 3 when the operator may not read it. Read once per run.
-    """
-    ref = parse_identity_ref(name_or_resource_id, resource_group, session.subscription_id)
-    body = await arm(session).get_identity(ref)
-    return UserAssignedIdentity.from_arm(ref, body)

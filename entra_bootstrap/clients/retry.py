@@ -2,7 +2,7 @@
 
 msgraph-core's retry middleware already retries 429/503/504 a few times (honouring Retry-After);
 this layer adds what it does not know: the replication-delay errors of a just-created object
-(FACTS.md, "Replication delay") and throttling that outlasts the middleware. Everything else
+(Entra ID: replication delay - "Objects may take time to replicate") and throttling that outlasts the middleware. Everything else
 fails fast. The budget is bounded in total time and configurable:
 
     ENTRA_BOOTSTRAP_RETRY_BASE_DELAY      first delay in seconds (default 1.0)
@@ -24,7 +24,7 @@ import os
 import random
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Protocol, TypeVar
+from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
 log = logging.getLogger("entra_bootstrap.retry")
 T = TypeVar("T")
@@ -80,7 +80,8 @@ class RetryPolicy:
 
 # --- classification ------------------------------------------------------------------------------
 _REPLICATION_MESSAGES = (
-    # NOTE: FACTS.md "Replication delay": Graph reports these under generic codes.
+    # NOTE: Entra ID replication delay ("Objects may take time to replicate"): Graph reports these
+    # under generic codes.
     "does not reference a valid application object",
     "backing application of the service principal being created must in the local tenant",
     "not a valid reference update",
@@ -127,3 +128,14 @@ async def with_retries(call: Callable[[], Awaitable[T]], *, what: str,
                 raise
             log.info("retry %d of %s in %.2f s: %s (%s)", attempt, what, delay, reason, exc)
             await asyncio.sleep(delay)
+
+
+async def wait_for_consistency(policy: RetryPolicy, read: Callable[[], Awaitable[Any]]) -> Any:
+    """``read()`` until it returns something other than None, at most ``policy.lookup_attempts``
+    times (a just-created object may not have replicated yet); None when it never appeared."""
+    for attempt in range(1, policy.lookup_attempts + 1):
+        found = await read()
+        if found is not None or attempt == policy.lookup_attempts:
+            return found
+        await asyncio.sleep(policy.delay(attempt))
+    return None

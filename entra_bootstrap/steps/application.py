@@ -1,18 +1,18 @@
 """The application (app registration), upserted by its ``uniqueName`` - never by display name.
 
-Create/update: ``PATCH /applications(uniqueName='u')`` with ``Prefer: create-if-missing`` and the
-managed fields (FACTS.md "Applications and service principals"): 201 with the new app, or 204
-when it existed. Managed fields are ``displayName`` and, when the user gives it,
-``signInAudience``; nothing else is compared (server defaults are never diffed).
-Delete: ``DELETE /applications/{id}`` of the app found by client id, object id or unique name;
-an app that does not exist is ``unchanged`` (the delete is idempotent).
+Create/update: ``upsert_application`` (Microsoft Graph: Upsert application, by uniqueName) with
+the managed fields; it says whether the app was created or existed. Managed fields are
+``displayName`` and, when the user gives it, ``signInAudience``; nothing else is compared (server
+defaults are never diffed).
+Delete: ``delete_application`` of the app found by client id, object id or unique name; an app
+that does not exist is ``unchanged`` (the delete is idempotent).
 """
 
 from __future__ import annotations
 
-from ..clients.graph import key_segment
+from ..clients.graph_ops import PERMISSIONS
 from ..engine import BuildContext, Change, StepKind, is_planned, planned
-from . import (PERMISSIONS, app_label, find_application, forget_application, remember_application)
+from .lookups import find_application, forget_application, remember_application
 
 KIND = "application"
 SIGN_IN_AUDIENCES = ("AzureADMyOrg", "AzureADMultipleOrgs", "AzureADandPersonalMicrosoftAccount",
@@ -73,22 +73,12 @@ class ApplicationStep:
     async def apply(self, session, changes: list[Change]) -> list[Change]:
         change = changes[0]
         if change.action == "delete":
-            await session.graph.call("DELETE", f"/applications/{self.current['id']}",
-                                     obj=app_label(self.unique_name), needs=PERMISSIONS["application"],
-                                     replicating=True, missing_ok=True)
+            await session.graph_ops.delete_application(self.current["id"], self.unique_name)
             forget_application(session, self.current)
             change.applied = True
             return [change]
-        path = "/applications" + key_segment("uniqueName", self.unique_name)
-        response = await session.graph.call("PATCH", path, body=self.wanted(),
-                                            headers={"Prefer": "create-if-missing"},
-                                            obj=app_label(self.unique_name),
-                                            needs=PERMISSIONS["application"])
-        if response.status == 201 and response.body:
-            app = response.body              # what the server holds, as it answered the create
-        else:
-            app = await session.graph.get(path, obj=app_label(self.unique_name), replicating=True,
-                                          needs=PERMISSIONS["application"])
+        app, created = await session.graph_ops.upsert_application(self.unique_name, self.wanted())
+        if not created:
             if change.action == "create":    # it existed, but was not visible when first read
                 change = Change(KIND, self.unique_name, "update", reason="existed already (not yet "
                                 "replicated when read); fields set", after=self.wanted())

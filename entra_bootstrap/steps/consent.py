@@ -1,13 +1,14 @@
 """Admin consent over the Graph API: app role assignments and one AllPrincipals grant per API.
 
-Grant (FACTS.md "Admin consent"):
-- every requested application permission -> one appRoleAssignment of the app's service principal,
-  ``POST /servicePrincipals/{resourceSpId}/appRoleAssignedTo``; existing ones are read first
-  (``GET /servicePrincipals/{clientSpId}/appRoleAssignments``), and "Permission being assigned
+Grant (Microsoft Entra: "Grant tenant-wide admin consent to an application", the Graph way):
+- every requested application permission -> one appRoleAssignment of the app's service principal
+  (Microsoft Graph: Grant an appRoleAssignment for a service principal, ``assign_app_role``);
+  existing ones are read first (``list_app_role_assignments``), and "Permission being assigned
   already exists" after a lost response is accepted once a re-read shows it;
 - the requested delegated scopes -> one ``consentType: AllPrincipals`` oauth2PermissionGrant per
-  (client, resource): created when missing, PATCHed with the union when scopes are missing; a
-  409 on create (a grant created meanwhile) is followed by a re-read, never a second grant.
+  (client, resource) (Microsoft Graph: Create oAuth2PermissionGrant): created when missing,
+  updated with the union when scopes are missing; a conflict on create (a grant created
+  meanwhile) is followed by a re-read, never a second grant.
 Revoke deletes the assignments of the requested roles and removes the requested scopes from the
 grant (deleting it when no scope is left).
 
@@ -17,11 +18,12 @@ app take over the tenant) are refused unless ``allow_privileged`` is set.
 
 from __future__ import annotations
 
-from ..clients.graph import GRAPH_APP_ID, GraphError, odata_literal
+from ..clients.graph import GRAPH_APP_ID
+from ..clients.graph_ops import PERMISSIONS
 from ..engine import BuildContext, Change, StepKind, is_planned
 from ..errors import not_found, usage_error
-from . import (PERMISSIONS, api_app_id, find_service_principal, require_application,
-               resource_service_principal)
+from . import api_app_id
+from .lookups import find_service_principal, require_application, resource_service_principal
 from .application import app_name, part_of_app
 from .permissions import Permission, entry_of, resolve
 
@@ -40,16 +42,6 @@ PRIVILEGED_GRAPH_ROLES = frozenset({
 
 ROLE_KIND = "appRoleAssignment"
 GRANT_KIND = "oauth2PermissionGrant"
-
-
-def _already_assigned(err: GraphError) -> bool:
-    # NOTE: FACTS.md "Admin consent": a duplicate assignment is 400 "Permission being assigned
-    # already exists on the object."
-    return err.status in (400, 409) and "already exists" in (err.message or "").lower()
-
-
-def _grant_exists(err: GraphError) -> bool:
-    return err.status == 409
 
 
 def check_privileged(perms: list[Permission], allow: bool) -> None:
@@ -128,9 +120,7 @@ class ConsentStep:
                            reason="after the service principal is created: scope "
                                   + " ".join(p.name for p in perms if p.type == "Scope"))
                     for r, perms in requested if self.present and any(p.type == "Scope" for p in perms)]
-        assignments = await session.graph.list(f"/servicePrincipals/{sp['id']}/appRoleAssignments",
-                                               obj=f"app role assignments of '{name}'",
-                                               needs=PERMISSIONS["appRoleAssignment"], replicating=True)
+        assignments = await session.graph_ops.list_app_role_assignments(sp["id"], name)
         if not self.present and self.wanted is None:
             requested = await self._with_held(session, requested, assignments, name)
         changes = []
@@ -150,9 +140,7 @@ class ConsentStep:
         for a in assignments:
             if a.get("resourceId") and a.get("appRoleId"):
                 held.setdefault(a["resourceId"].lower(), (set(), set()))[0].add(a["appRoleId"].lower())
-        grants = await session.graph.list(
-            "/oauth2PermissionGrants", params={"$filter": f"clientId eq {odata_literal(self.client_sp['id'])}"},
-            obj=f"delegated permission grants of '{name}'", needs=PERMISSIONS["oauth2PermissionGrant"])
+        grants = await session.graph_ops.list_oauth2_grants(self.client_sp["id"], name=name)
         for g in grants:
             if g.get("consentType") == "AllPrincipals" and g.get("resourceId"):
                 held.setdefault(g["resourceId"].lower(), (set(), set()))[1].update(
@@ -160,9 +148,8 @@ class ConsentStep:
         out = list(requested)
         for resource_id, (roles, scopes) in held.items():
             index = next((i for i, (r, _) in enumerate(out) if r["id"].lower() == resource_id), None)
-            resource_sp = out[index][0] if index is not None else await session.graph.get(
-                f"/servicePrincipals/{resource_id}", missing_ok=True, obj=f"API {resource_id}",
-                needs=PERMISSIONS["application.read"])
+            resource_sp = out[index][0] if index is not None else \
+                await session.graph_ops.get_service_principal(resource_id, what="API")
             if resource_sp is None or (self.api_app_id and resource_sp["appId"].lower() != self.api_app_id):
                 continue
             known = resolve(resource_sp,
@@ -202,11 +189,7 @@ class ConsentStep:
         if not scopes:
             return []
         api = resource_sp.get("displayName") or resource_sp["appId"]
-        grants = await session.graph.list(
-            "/oauth2PermissionGrants",
-            params={"$filter": f"clientId eq {odata_literal(self.client_sp['id'])} and "
-                               f"resourceId eq {odata_literal(resource_sp['id'])}"},
-            obj=f"delegated permission grants of '{name}'", needs=PERMISSIONS["oauth2PermissionGrant"])
+        grants = await session.graph_ops.list_oauth2_grants(self.client_sp["id"], resource_sp["id"], name=name)
         grant = next((g for g in grants if g.get("consentType") == "AllPrincipals"), None)
         have = (grant or {}).get("scope", "").split()
         label = f"{name} -> {api}"
@@ -238,72 +221,49 @@ class ConsentStep:
         return [change]
 
     async def apply(self, session, changes: list[Change]) -> list[Change]:
-        graph = session.graph
-        name = app_name({}, self.app_ref)
+        ops = session.graph_ops
         for change, todo in self.plans:
             if not change.changed:
                 continue
             if todo["op"] == "role":
-                await self._apply_role(graph, change, todo, name)
+                await self._apply_role(ops, change, todo)
             else:
-                await self._apply_grant(graph, change, todo, name)
+                await self._apply_grant(ops, change, todo)
             change.applied = True
         await self._reread(session)
         return changes
 
-    async def _apply_role(self, graph, change: Change, todo: dict, name: str) -> None:
+    async def _apply_role(self, ops, change: Change, todo: dict) -> None:
         resource, perm = todo["resource"], todo["perm"]
-        obj = f"app role assignment {change.name}"
         if change.action == "delete":
-            await graph.call("DELETE", f"/servicePrincipals/{self.client_sp['id']}/appRoleAssignments/"
-                                       f"{todo['hit']['id']}", obj=obj,
-                             needs=PERMISSIONS["appRoleAssignment"], missing_ok=True)
+            await ops.delete_app_role_assignment(self.client_sp["id"], todo["hit"]["id"], label=change.name)
             return
-        await graph.call("POST", f"/servicePrincipals/{resource['id']}/appRoleAssignedTo",
-                         body={"principalId": self.client_sp["id"], "resourceId": resource["id"],
-                               "appRoleId": perm.id},
-                         obj=obj, needs=PERMISSIONS["appRoleAssignment"], replicating=True,
-                         exists_ok=_already_assigned)
+        await ops.assign_app_role(resource["id"], self.client_sp["id"], perm.id, label=change.name)
 
-    async def _apply_grant(self, graph, change: Change, todo: dict, name: str) -> None:
-        obj = f"delegated permission grant {change.name}"
-        needs = PERMISSIONS["oauth2PermissionGrant"]
+    async def _apply_grant(self, ops, change: Change, todo: dict) -> None:
         grant = todo["grant"]
         if change.action == "delete":
-            await graph.call("DELETE", f"/oauth2PermissionGrants/{grant['id']}", obj=obj, needs=needs,
-                             missing_ok=True)
+            await ops.delete_oauth2_grant(grant["id"], label=change.name)
             return
         if grant is None:
-            created = await graph.call("POST", "/oauth2PermissionGrants",
-                                       body={"clientId": self.client_sp["id"], "consentType": "AllPrincipals",
-                                             "resourceId": todo["resource"]["id"], "scope": todo["scope"]},
-                                       obj=obj, needs=needs, replicating=True, exists_ok=_grant_exists)
-            if created is not None:
-                if isinstance(created.body, dict) and created.body.get("id"):
-                    change.ids["grantId"] = created.body["id"]
+            grant, created = await ops.create_oauth2_grant(self.client_sp["id"], todo["resource"]["id"],
+                                                           todo["scope"], label=change.name)
+            if created:
+                if grant and grant.get("id"):
+                    change.ids["grantId"] = grant["id"]
                 return
             # A grant for this pair appeared meanwhile (a lost response of an earlier run): merge into it.
-            grants = await graph.list("/oauth2PermissionGrants", params={
-                "$filter": f"clientId eq {odata_literal(self.client_sp['id'])} and "
-                           f"resourceId eq {odata_literal(todo['resource']['id'])}"}, obj=obj, needs=needs)
-            grant = next((g for g in grants if g.get("consentType") == "AllPrincipals"), None)
-            if grant is None:
-                raise not_found("the delegated permission grant conflicts with one that cannot be read",
-                                object=obj)
             have = grant.get("scope", "").split()
             todo["scope"] = " ".join(have + [s for s in todo["scope"].split() if s not in have])
             if todo["scope"] == grant.get("scope"):
                 return
-        await graph.call("PATCH", f"/oauth2PermissionGrants/{grant['id']}", body={"scope": todo["scope"]},
-                         obj=obj, needs=needs, replicating=True)
+        await ops.update_oauth2_grant(grant["id"], todo["scope"], label=change.name)
 
     async def _reread(self, session) -> None:
         """Fill in the ids of what now exists (one read of the assignments)."""
         if not any(t["op"] == "role" and c.action == "create" for c, t in self.plans):
             return
-        assignments = await session.graph.list(
-            f"/servicePrincipals/{self.client_sp['id']}/appRoleAssignments", replicating=True,
-            needs=PERMISSIONS["appRoleAssignment"])
+        assignments = await session.graph_ops.list_app_role_assignments(self.client_sp["id"])
         for change, todo in self.plans:
             if todo["op"] == "role" and change.action == "create":
                 hit = next((a for a in assignments if (a.get("appRoleId") or "").lower() == todo["perm"].id

@@ -19,7 +19,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from ..clients.arm import ROLE_ACI, arm, role_phrase
+from ..clients.arm import arm
 from ..engine import Change
 from ..errors import api_error
 from .vm_identity import Attached, IdentityPlan, change_ids, check_outcome, identity_refs, \
@@ -164,7 +164,7 @@ class ContainerGroupIdentityStep:
                     self.confirm(change)
                 result = await arm(session).put_container_group(
                     self.resource_group, self.name, self.put_body(), self.obj,
-                    needs=role_phrase(ROLE_ACI, bool(self._plan.add)))
+                    attaching=bool(self._plan.add))
                 self.attached = check_outcome(result, self._plan, self.obj)
                 change.ids = change_ids(self.attached)
                 change.applied = True

@@ -1,6 +1,7 @@
 """Federated identity credentials of the application, upserted by name.
 
-Sources and what they become (FACTS.md "federatedIdentityCredential"):
+Sources and what they become (Microsoft Graph: federatedIdentityCredential resource type;
+Microsoft Entra: "Workload identity federation"):
 
     managed identity   issuer {login}/{tenant}/v2.0, subject = its principal id, audience per cloud
     --github O/R       issuer https://token.actions.githubusercontent.com, subject
@@ -10,13 +11,13 @@ Sources and what they become (FACTS.md "federatedIdentityCredential"):
     --azure-devops / --issuer + --subject   as given (an Azure DevOps subject is opaque)
 
 The audience is the cloud's token-exchange audience unless ``--audience`` says otherwise.
-Upsert: ``PATCH /applications/{id}/federatedIdentityCredentials(name='n')`` with
-``Prefer: create-if-missing`` (201 or 204). Before writing, the credentials are read once: a
+Upsert: ``upsert_fic`` (Microsoft Graph: Create federatedIdentityCredential, upserted by name).
+Before writing, the credentials are read once: a
 credential with the same issuer and subject under another name is reported (adopted when the
 name was derived, an error when the user chose the name - Graph would refuse the pair), the
 20-per-app limit is checked, and a derived name already used for another issuer/subject is an
 error (it would overwrite someone else's credential). A system-assigned identity is refused
-before any write (steps/__init__.py).
+before any write (``check_managed_identity_ref``, then steps/lookups.py).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from dataclasses import replace
 
 from ..spec import FederationSpec
 
-from ..clients.graph import key_segment
+from ..clients.graph_ops import PERMISSIONS
 from ..engine import BuildContext, Change, StepKind, is_planned
 from ..errors import api_error, usage_error
-from . import (PERMISSIONS, app_label, check_managed_identity_ref, identity_label, is_guid,
-               require_application, resolve_managed_identity)
+from . import check_managed_identity_ref, is_guid
+from .common import app_label, identity_label
+from .lookups import require_application, resolve_managed_identity
 from .application import app_name, part_of_app
 
 KIND = "federatedIdentityCredential"
@@ -189,6 +191,7 @@ class FederationStep:
         """The credential's issuer/subject/audiences, or None when its identity is only planned."""
         pair = static_issuer_subject(self.src)
         if pair is None:
+            check_managed_identity_ref(self.src.managed_identity)
             identity = await resolve_managed_identity(session, self.src.managed_identity,
                                                       self.src.resource_group)
             if is_planned(identity):
@@ -245,8 +248,9 @@ class FederationStep:
 
     def _twin(self, label: str, twin: dict, mine: dict | None) -> list[Change]:
         if self.name_given or mine is not None:
-            # NOTE: FACTS.md - Graph refuses a second credential with the same issuer and subject
-            # (400 InvalidFederatedIdentityCredentialValue); say so before trying.
+            # NOTE: Microsoft Graph: Create federatedIdentityCredential - the issuer and subject
+            # pair must be unique per application (400 InvalidFederatedIdentityCredentialValue);
+            # say so before trying.
             raise api_error(f"the credential '{twin.get('name')}' of this application already has issuer "
                             f"{twin.get('issuer')} and subject {twin.get('subject')}; the pair must be "
                             "unique for the application", code="InvalidFederatedIdentityCredentialValue",
@@ -277,29 +281,20 @@ class FederationStep:
         return [Change(KIND, label, "delete", fic_ids(self.current, self.app), reason="removal requested")]
 
     async def _list(self, session) -> list[dict]:
-        return await session.graph.list(f"/applications/{self.app['id']}/federatedIdentityCredentials",
-                                        obj=app_label(app_name(self.app, self.app_ref)),
-                                        needs=PERMISSIONS["federatedIdentityCredential"], replicating=True)
+        return await session.graph_ops.list_fics(self.app["id"], app_name(self.app, self.app_ref),
+                                                 replicating=True)
 
     async def apply(self, session, changes: list[Change]) -> list[Change]:
         change = changes[0]
-        graph = session.graph
-        obj = f"federated credential {change.name}"
-        needs = PERMISSIONS["federatedIdentityCredential"]
-        base = f"/applications/{self.app['id']}/federatedIdentityCredentials"
+        ops = session.graph_ops
         if change.action == "delete":
-            await graph.call("DELETE", f"{base}/{self.current['id']}", obj=obj, needs=needs,
-                             missing_ok=True, replicating=False)
+            await ops.delete_fic(self.app["id"], self.current["id"], label=change.name)
             change.applied = True
             return [change]
-        path = base + key_segment("name", self.name)
         body = dict(self.body)
         if change.action == "update":
             body.pop("name", None)          # immutable; the key names it
-        response = await graph.call("PATCH", path, body=body, headers={"Prefer": "create-if-missing"},
-                                    obj=obj, needs=needs, replicating=True)
-        fic = response.body if response.status == 201 and response.body else \
-            await graph.get(path, obj=obj, needs=needs, replicating=True)
+        fic = await ops.upsert_fic(self.app["id"], self.name, body, label=change.name)
         change.ids = fic_ids(fic, self.app)
         change.after = fic
         change.applied = True
@@ -326,7 +321,7 @@ def _steps(spec, ctx: BuildContext):
 
 async def _check(spec, session) -> None:
     """A managed identity the file names by resource id (not declared in it) exists."""
-    from ..clients.arm import resolve_user_assigned_identity
+    from .lookups import resolve_user_assigned_identity
 
     for app in spec.apps:
         for fed in app.federations:

@@ -1,22 +1,24 @@
-"""Owners of the application: read ``/owners`` first, then add or remove one directory object.
+"""Owners of the application: read the owners first, then add or remove one directory object.
 
-Add: ``POST /applications/{id}/owners/$ref`` with ``{"@odata.id": "{graph}/v1.0/directoryObjects/{oid}"}``;
-adding an existing owner fails ("One or more added object references already exist"), so the
-owners are read first, and that error after a lost response is accepted (FACTS.md).
-Remove: ``DELETE /applications/{id}/owners/{oid}/$ref``.
+Add: ``add_owner`` (Microsoft Graph: Add owners); adding an existing owner fails ("One or more
+added object references already exist"), so the owners are read first, and that error after a
+lost response is accepted (the operation treats it as done).
+Remove: ``remove_owner`` (Microsoft Graph: Remove owner).
 
-NOTE: FACTS.md - ownership lets the identity *manage* the app (e.g. with
-Application.ReadWrite.OwnedBy); it does not let it get tokens for the app. Only a federated
-identity credential does that. ``OWNERSHIP_NOTE`` says so with every owner change.
+NOTE: ownership lets the identity *manage* the app (e.g. with Application.ReadWrite.OwnedBy:
+"Microsoft Graph permissions reference"); it does not let it get tokens for the app. Only a
+federated identity credential does that (Microsoft Entra: "Workload identity federation").
+``OWNERSHIP_NOTE`` says so with every owner change.
 """
 
 from __future__ import annotations
 
-from ..clients.graph import GraphError
+from ..clients.retry import wait_for_consistency
+from ..clients.graph_ops import PERMISSIONS
 from ..engine import BuildContext, Change, StepKind, is_planned
 from ..errors import not_found
-from . import (PERMISSIONS, app_label, eventually, identity_label, require_application,
-               resolve_managed_identity)
+from .common import identity_label
+from .lookups import require_application, resolve_managed_identity
 from .application import app_name, part_of_app
 
 KIND = "owner"
@@ -25,17 +27,12 @@ OWNERSHIP_NOTE = ("ownership lets the principal manage the application (e.g. wit
                   "only a federated identity credential does (entra-bootstrap federation add)")
 
 
-def _already_owner(err: GraphError) -> bool:
-    return err.status == 400 and "already exist" in (err.message or "").lower()
-
-
 async def require_principal(session, principal_id: str, label: str) -> dict:
     """The directory object (exit 4 when it does not exist; re-read a few times: it may be new)."""
     async def read():
-        return await session.graph.get(f"/directoryObjects/{principal_id}", missing_ok=True,
-                                       obj=f"principal {label}", needs=PERMISSIONS["application.read"])
+        return await session.graph_ops.get_directory_object(principal_id, label)
 
-    principal = await eventually(session, read)
+    principal = await wait_for_consistency(session.retry, read)
     if principal is None:
         raise not_found(f"no principal (user, group or service principal) with object id {principal_id}",
                         code="PrincipalNotFound", object=f"principal {label}",
@@ -79,9 +76,7 @@ class OwnerStep:
             return [Change(KIND, name, action, ids, reason="after the application is created",
                            notes=(OWNERSHIP_NOTE,) if self.present else ())]
         ids = {"appId": self.app["appId"], **ids}
-        owners = await session.graph.list(f"/applications/{self.app['id']}/owners",
-                                          obj=app_label(name), needs=PERMISSIONS["application.read"],
-                                          replicating=True)
+        owners = await session.graph_ops.list_owners(self.app["id"], name, replicating=True)
         is_owner = any((o.get("id") or "").lower() == self.principal_id for o in owners)
         if self.present and not is_owner:
             await require_principal(session, self.principal_id, self.label)
@@ -94,16 +89,12 @@ class OwnerStep:
 
     async def apply(self, session, changes: list[Change]) -> list[Change]:
         change = changes[0]
-        graph = session.graph
-        obj = f"owner {self.label} of application '{app_name(self.app, self.app_ref)}'"
-        base = f"/applications/{self.app['id']}/owners"
+        ops = session.graph_ops
+        app = app_name(self.app, self.app_ref)
         if change.action == "delete":
-            await graph.call("DELETE", f"{base}/{self.principal_id}/$ref", obj=obj,
-                             needs=PERMISSIONS["owner"], missing_ok=True)
+            await ops.remove_owner(self.app["id"], self.principal_id, owner=self.label, app_name=app)
         else:
-            ref = {"@odata.id": f"{graph.base}/directoryObjects/{self.principal_id}"}
-            await graph.call("POST", f"{base}/$ref", body=ref, obj=obj, needs=PERMISSIONS["owner"],
-                             replicating=True, exists_ok=_already_owner)
+            await ops.add_owner(self.app["id"], self.principal_id, owner=self.label, app_name=app)
         change.applied = True
         return [change]
 
@@ -129,7 +120,7 @@ def _steps(spec, ctx: BuildContext):
 
 async def _check(spec, session) -> None:
     """Owners the file names but does not declare (a principal, an identity's resource id) exist."""
-    from ..clients.arm import resolve_user_assigned_identity
+    from .lookups import resolve_user_assigned_identity
 
     for app in spec.apps:
         for owner in app.owners:

@@ -2,9 +2,10 @@
 
 Names resolve against the resource service principal (read once per run): application
 permissions are its ``appRoles`` (type ``Role``), delegated ones its ``oauth2PermissionScopes``
-(type ``Scope``); the same name may be both (FACTS.md). For Microsoft Graph, names are first
-checked offline against the packaged catalog so that a typo fails before any request, with the
-closest real names. ``PATCH /applications/{id}`` replaces the whole list, so the step reads,
+(type ``Scope``); the same name may be both (Microsoft Graph permissions reference). For
+Microsoft Graph, names are first checked offline against the packaged catalog so that a typo
+fails before any request, with the closest real names. Writing requiredResourceAccess
+(``set_required_resource_access``) replaces the whole list, so the step reads,
 merges its own entries into the one of that resource and writes the full list back, leaving
 every other entry untouched.
 """
@@ -15,10 +16,11 @@ from dataclasses import dataclass
 from difflib import get_close_matches
 
 from ..clients.graph import GRAPH_APP_ID
+from ..clients.graph_ops import PERMISSIONS
 from ..engine import BuildContext, Change, StepKind, is_planned
 from ..errors import usage_error
-from . import (PERMISSIONS, api_app_id, app_label, is_guid, looks_like_guid, remember_application,
-               require_application, resource_service_principal)
+from . import api_app_id, is_guid, looks_like_guid
+from .lookups import remember_application, require_application, resource_service_principal
 from .application import app_name, part_of_app
 
 KIND = "permission"
@@ -202,12 +204,8 @@ class PermissionsStep:
 
     async def apply(self, session, changes: list[Change]) -> list[Change]:
         change = changes[0]
-        graph = session.graph
-        obj = app_label(app_name(self.app, self.app_ref))
-        path = f"/applications/{self.app['id']}"
-        await graph.call("PATCH", path, body={"requiredResourceAccess": self.new_rra}, obj=obj,
-                         needs=PERMISSIONS["permissions"], replicating=True)
-        app = await graph.get(path, obj=obj, replicating=True, needs=PERMISSIONS["permissions"])
+        app = await session.graph_ops.set_required_resource_access(self.app["id"], self.new_rra,
+                                                                   app_name(self.app, self.app_ref))
         remember_application(session, app, self.app_ref)
         self.app = app
         change.applied = True
@@ -224,7 +222,7 @@ def _steps(spec, ctx: BuildContext):
 
 async def _check(spec, session) -> None:
     """Another API's permissions are resolved against its service principal before any write."""
-    from . import resource_service_principal
+    from .lookups import resource_service_principal
 
     for app in spec.apps:
         for p in app.permissions:

@@ -1,16 +1,16 @@
 """The application's service principal, upserted by ``appId``.
 
-``PATCH /servicePrincipals(appId='…')`` with ``Prefer: create-if-missing`` (FACTS.md). Right after
-the app is created this fails with the replication errors of FACTS.md (400 "does not reference a
-valid application object", 403 "backing application … must in the local tenant", 409
-Error_MsaAppDoesNotExist); clients/retry.py retries them.
+``upsert_service_principal`` (Microsoft Graph: Upsert servicePrincipal, by appId). Right after
+the app is created this fails with Entra ID's replication-delay errors ("Objects may take time to
+replicate": 400 "does not reference a valid application object", 403 "backing application … must
+in the local tenant", 409 Error_MsaAppDoesNotExist); clients/retry.py retries them.
 """
 
 from __future__ import annotations
 
-from ..clients.graph import key_segment
+from ..clients.graph_ops import PERMISSIONS
 from ..engine import BuildContext, Change, StepKind, is_planned, planned
-from . import (PERMISSIONS, find_service_principal, remember_service_principal, require_application)
+from .lookups import find_service_principal, remember_service_principal, require_application
 from .application import app_name, part_of_app
 
 KIND = "servicePrincipal"
@@ -51,20 +51,13 @@ class ServicePrincipalStep:
     async def apply(self, session, changes: list[Change]) -> list[Change]:
         change = changes[0]
         app_id = self.app["appId"]
-        obj = f"service principal of application '{app_name(self.app, self.app_ref)}'"
+        name = app_name(self.app, self.app_ref)
         if change.action == "delete":
-            await session.graph.call("DELETE", f"/servicePrincipals/{self.current['id']}", obj=obj,
-                                     needs=PERMISSIONS["servicePrincipal"], replicating=True,
-                                     missing_ok=True)
+            await session.graph_ops.delete_service_principal(self.current["id"], name)
             remember_service_principal(session, app_id, None)
             change.applied = True
             return [change]
-        path = "/servicePrincipals" + key_segment("appId", app_id)
-        response = await session.graph.call("PATCH", path, body={},
-                                            headers={"Prefer": "create-if-missing"}, obj=obj,
-                                            needs=PERMISSIONS["servicePrincipal"])
-        sp = response.body if response.status == 201 and response.body else \
-            await session.graph.get(path, obj=obj, replicating=True, needs=PERMISSIONS["servicePrincipal"])
+        sp = await session.graph_ops.upsert_service_principal(app_id, name)
         remember_service_principal(session, app_id, sp)
         change.ids = sp_ids(sp)
         change.after = sp

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..clients.arm import IdentityRef, UserAssignedIdentity, arm, parse_identity_ref
+from ..clients.arm import IdentityRef, arm, parse_identity_ref
 from ..engine import BuildContext, Change, StepKind, planned
 from ..errors import api_error
+from .lookups import UserAssignedIdentity, find_user_assigned_identity, remember_user_assigned_identity
 
 KIND = "userAssignedIdentity"
 
@@ -42,7 +43,7 @@ class UserIdentityStep:
     async def plan(self, session) -> list[Change]:
         self.ref = parse_identity_ref(self.name, self.resource_group, session.subscription_id)
         client = arm(session)
-        current = await client.get_identity(self.ref, missing_ok=True)
+        current = await find_user_assigned_identity(session, self.ref, missing_ok=True)
         if not self.present:
             if current is None:
                 return [Change(KIND, self.ref.name, "unchanged", ids={"id": self.ref.id},
@@ -50,7 +51,7 @@ class UserIdentityStep:
             return [Change(KIND, self.ref.name, "delete", ids=_ids(current), reason="not wanted")]
         if current is None:
             # Later steps of a plan (attach, federation) see the identity as PLANNED, not missing.
-            session.memo[("uami", self.ref.key)] = planned(id=self.ref.id, name=self.ref.name)
+            remember_user_assigned_identity(session, self.ref, planned(id=self.ref.id, name=self.ref.name))
             self._location = self.location or (await client.get_resource_group(self.ref.resource_group))["location"]
             reason = f"new, in {self._location}" + ("" if self.location else " (the resource group's location)")
             return [Change(KIND, self.ref.name, "create", ids={"id": self.ref.id}, reason=reason,
@@ -77,11 +78,13 @@ class UserIdentityStep:
                 continue
             if change.action == "delete":
                 await arm(session).delete_identity(self.ref)
+                remember_user_assigned_identity(session, self.ref, None)
                 change.applied = True
                 out.append(change)
                 continue
             body = {"location": self._location, "tags": change.after["tags"]}
             saved = await arm(session).put_identity(self.ref, body)
+            remember_user_assigned_identity(session, self.ref, saved)
             self.result = UserAssignedIdentity.from_arm(self.ref, saved)
             change.ids = _ids(saved)
             change.applied = True

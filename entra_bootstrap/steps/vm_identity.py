@@ -19,9 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from ..clients.arm import ROLE_VM, IdentityRef, arm, parse_identity_ref, role_phrase
+from ..clients.arm import IdentityRef, arm, parse_identity_ref
 from ..engine import BuildContext, Change, StepKind
 from ..errors import api_error, usage_error
+from .lookups import find_user_assigned_identity
 
 TARGETS = {"vm": ("virtual machine", "Microsoft.Compute/virtualMachines"),
            "vmss": ("scale set", "Microsoft.Compute/virtualMachineScaleSets"),
@@ -142,10 +143,9 @@ def identity_refs(session, values: Sequence[str], resource_group: str | None) ->
 async def wanted_user_identities(session, mode: str, refs: list[IdentityRef]) -> dict[str, str]:
     """Enable: each identity must exist (read once; its canonical id is used). Disable: ids only."""
     out: dict[str, str] = {}
-    client = arm(session)
     for ref in refs:
         if mode == "enable":
-            body = await client.get_identity(ref)
+            body = await find_user_assigned_identity(session, ref)
             rid = body.get("id") or ref.id
         else:
             rid = ref.id
@@ -247,7 +247,7 @@ class ComputeIdentityStep:
             if change.kind == self.kind and change.changed:
                 result = await client.patch_compute(self.target, self.resource_group, self.name,
                                                     self._patch_body(), self.obj,
-                                                    needs=role_phrase(ROLE_VM, bool(self._plan.add)))
+                                                    attaching=bool(self._plan.add))
                 self.attached = check_outcome(result, self._plan, self.obj)
                 change.ids = change_ids(self.attached)
                 change.applied = True
