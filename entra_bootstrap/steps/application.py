@@ -10,6 +10,8 @@ that does not exist is ``unchanged`` (the delete is idempotent).
 
 from __future__ import annotations
 
+from typing import Any, Callable, Iterable
+
 from ..clients.graph_ops import PERMISSIONS
 from ..engine import BuildContext, Change, StepKind, is_planned, planned
 from .lookups import find_application, forget_application, remember_application
@@ -117,10 +119,18 @@ class _UnlessAppGone:
         return await self.step.apply(session, changes)
 
 
-def part_of_app(step, unique_name: str, ctx: BuildContext):
-    """A step of something that belongs to the app (its SP, permissions, owners, credentials):
-    on ``down`` it has nothing to do once the application is gone."""
-    return step if ctx.present else _UnlessAppGone(step, unique_name)
+def app_parts(spec, ctx: BuildContext, parts: Callable[[Any], Iterable], make: Callable[[Any, Any], Any],
+              *, links: bool = False):
+    """The steps of what belongs to each app of the file (its service principal, permissions,
+    consents, owners, credentials), one per ``parts(app)`` made by ``make(app, part)``: in the app's
+    chain (phase 1), or with ``links`` in its second-phase chain (owners and credentials need the
+    identities). On ``down`` such a step has nothing to do once the application is gone."""
+    for i, app in enumerate(spec.apps):
+        for part in parts(app):
+            step = make(app, part)
+            if not ctx.present:
+                step = _UnlessAppGone(step, app.unique_name)
+            yield (2 if links else 1, i), f"app {app.unique_name}{' links' if links else ''}", step
 
 
 def _steps(spec, ctx: BuildContext):

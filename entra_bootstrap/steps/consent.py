@@ -24,7 +24,7 @@ from ..engine import BuildContext, Change, StepKind, is_planned
 from ..errors import not_found, usage_error
 from . import api_app_id
 from .lookups import find_service_principal, require_application, resource_service_principal
-from .application import app_name, part_of_app
+from .application import app_name, app_parts
 from .permissions import Permission, entry_of, resolve
 
 # Each of these lets its holder grant itself any other permission or role, or impersonate anyone.
@@ -274,13 +274,9 @@ class ConsentStep:
 
 # --- the step kind (steps/registry.py) ----------------------------------------------------------
 def _steps(spec, ctx: BuildContext):
-    for i, app in enumerate(spec.apps):
-        if not app.consent:
-            continue
-        for p in app.permissions:
-            step = ConsentStep(app.unique_name, p.api, list(p.roles), list(p.scopes),
-                               allow_privileged=app.allow_privileged, present=ctx.present)
-            yield (1, i), f"app {app.unique_name}", part_of_app(step, app.unique_name, ctx)
+    return app_parts(spec, ctx, lambda app: app.permissions if app.consent else (), lambda app, p: ConsentStep(
+        app.unique_name, p.api, list(p.roles), list(p.scopes), allow_privileged=app.allow_privileged,
+        present=ctx.present))
 
 
 async def _check(spec, session) -> None:

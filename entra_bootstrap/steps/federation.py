@@ -34,7 +34,7 @@ from ..errors import api_error, usage_error
 from . import check_managed_identity_ref, is_guid
 from .common import app_label, identity_label
 from .lookups import require_application, resolve_managed_identity
-from .application import app_name, part_of_app
+from .application import app_name, app_parts
 
 KIND = "federatedIdentityCredential"
 MAX_PER_APP = 20
@@ -313,10 +313,8 @@ def federation_step(spec, app_ref: str, fed, *, present: bool = True) -> Federat
 
 # --- the step kind (steps/registry.py) ----------------------------------------------------------
 def _steps(spec, ctx: BuildContext):
-    for i, app in enumerate(spec.apps):
-        for fed in app.federations:
-            step = federation_step(spec, app.unique_name, fed, present=ctx.present)
-            yield (2, i), f"app {app.unique_name} links", part_of_app(step, app.unique_name, ctx)
+    return app_parts(spec, ctx, lambda app: app.federations,
+                     lambda app, f: federation_step(spec, app.unique_name, f, present=ctx.present), links=True)
 
 
 async def _check(spec, session) -> None:

@@ -19,7 +19,7 @@ from ..engine import BuildContext, Change, StepKind, is_planned
 from ..errors import not_found
 from .common import identity_label
 from .lookups import require_application, resolve_managed_identity
-from .application import app_name, part_of_app
+from .application import app_name, app_parts
 
 KIND = "owner"
 OWNERSHIP_NOTE = ("ownership lets the principal manage the application (e.g. with "
@@ -112,10 +112,8 @@ def owner_step(spec, app_ref: str, owner, *, present: bool = True) -> OwnerStep:
 
 # --- the step kind (steps/registry.py) ----------------------------------------------------------
 def _steps(spec, ctx: BuildContext):
-    for i, app in enumerate(spec.apps):
-        for owner in app.owners:
-            step = owner_step(spec, app.unique_name, owner, present=ctx.present)
-            yield (2, i), f"app {app.unique_name} links", part_of_app(step, app.unique_name, ctx)
+    return app_parts(spec, ctx, lambda app: app.owners,
+                     lambda app, o: owner_step(spec, app.unique_name, o, present=ctx.present), links=True)
 
 
 async def _check(spec, session) -> None:

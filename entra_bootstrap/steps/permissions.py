@@ -21,7 +21,7 @@ from ..engine import BuildContext, Change, StepKind, is_planned
 from ..errors import usage_error
 from . import api_app_id, is_guid, looks_like_guid
 from .lookups import remember_application, require_application, resource_service_principal
-from .application import app_name, part_of_app
+from .application import app_name, app_parts
 
 KIND = "permission"
 TYPES = {"Role": "application permission (app role)", "Scope": "delegated permission (scope)"}
@@ -214,10 +214,8 @@ class PermissionsStep:
 
 # --- the step kind (steps/registry.py) ----------------------------------------------------------
 def _steps(spec, ctx: BuildContext):
-    for i, app in enumerate(spec.apps):
-        for p in app.permissions:
-            step = PermissionsStep(app.unique_name, p.api, list(p.roles), list(p.scopes), present=ctx.present)
-            yield (1, i), f"app {app.unique_name}", part_of_app(step, app.unique_name, ctx)
+    return app_parts(spec, ctx, lambda app: app.permissions, lambda app, p: PermissionsStep(
+        app.unique_name, p.api, list(p.roles), list(p.scopes), present=ctx.present))
 
 
 async def _check(spec, session) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..clients.graph_ops import PERMISSIONS
 from ..engine import BuildContext, Change, StepKind, is_planned, planned
 from .lookups import find_service_principal, remember_service_principal, require_application
-from .application import app_name, part_of_app
+from .application import app_name, app_parts
 
 KIND = "servicePrincipal"
 
@@ -67,9 +67,8 @@ class ServicePrincipalStep:
 
 # --- the step kind (steps/registry.py) ----------------------------------------------------------
 def _steps(spec, ctx: BuildContext):
-    for i, app in enumerate(spec.apps):
-        yield (1, i), f"app {app.unique_name}", part_of_app(
-            ServicePrincipalStep(app.unique_name, present=ctx.present), app.unique_name, ctx)
+    return app_parts(spec, ctx, lambda app: [app],
+                     lambda app, _: ServicePrincipalStep(app.unique_name, present=ctx.present))
 
 
 def _export(values: dict, change: Change) -> None:
