@@ -280,11 +280,21 @@ def _steps(spec, ctx: BuildContext):
 
 
 async def _check(spec, session) -> None:
-    """Consent to a privileged Graph role (named in the file) is refused before any write."""
+    """Consent to a privileged Graph role (named in the file) is refused before any write; the fix
+    names the file's key, not the flag of ``consent grant``."""
+    from dataclasses import replace
+
+    from ..errors import CliError
+
     for app in spec.apps:
         if app.consent and not app.allow_privileged:
-            check_privileged([Permission(GRAPH_APP_ID, "Role", "", name) for p in app.permissions
-                              if p.is_graph for name in p.roles], False)
+            try:
+                check_privileged([Permission(GRAPH_APP_ID, "Role", "", name) for p in app.permissions
+                                  if p.is_graph for name in p.roles], False)
+            except CliError as err:
+                raise replace(err, object=f"app '{app.unique_name}' in {spec.path}",
+                              fix="request a narrower permission, or set allow_privileged = true in "
+                                  "this [[app]] entry if this is really intended") from None
 
 
 STEP = StepKind(ROLE_KIND, section="app.consent", steps=_steps, phase=1, down_phase=2, check=_check,
