@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench emulator clean install
+.PHONY: demo test bench emulator clean install completions
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ bench: $(STAMP)
 
 emulator: $(STAMP)
 	$(BIN)/entra-bootstrap emulator --port 8443 --data-dir .emulator
+
+completions: $(STAMP)
+	ENTRA_BOOTSTRAP=$(BIN)/entra-bootstrap sh completions/generate.sh
 
 clean:
 	rm -rf $(VENV) .emulator build *.egg-info

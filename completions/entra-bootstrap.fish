@@ -1,10 +1,1 @@
-_entra_bootstrap_completion() {
-    local IFS=$'
-'
-    COMPREPLY=( $( env COMP_WORDS="${COMP_WORDS[*]}" \
-                   COMP_CWORD=$COMP_CWORD \
-                   _ENTRA_BOOTSTRAP_COMPLETE=complete_bash $1 ) )
-    return 0
-}
-
-complete -o default -F _entra_bootstrap_completion entra-bootstrap
+complete --command entra-bootstrap --no-files --arguments "(env _ENTRA_BOOTSTRAP_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) entra-bootstrap)" --condition "env _ENTRA_BOOTSTRAP_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) entra-bootstrap"

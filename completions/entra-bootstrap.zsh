@@ -1,10 +1,7 @@
+#compdef entra-bootstrap
+
 _entra_bootstrap_completion() {
-    local IFS=$'
-'
-    COMPREPLY=( $( env COMP_WORDS="${COMP_WORDS[*]}" \
-                   COMP_CWORD=$COMP_CWORD \
-                   _ENTRA_BOOTSTRAP_COMPLETE=complete_bash $1 ) )
-    return 0
+  eval $(env _TYPER_COMPLETE_ARGS="${words[1,$CURRENT]}" _ENTRA_BOOTSTRAP_COMPLETE=complete_zsh entra-bootstrap)
 }
 
-complete -o default -F _entra_bootstrap_completion entra-bootstrap
+compdef _entra_bootstrap_completion entra-bootstrap
