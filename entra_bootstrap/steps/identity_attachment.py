@@ -18,6 +18,9 @@ from .lookups import find_user_assigned_identity
 TARGETS = {"vm": ("virtual machine", "Microsoft.Compute/virtualMachines"),
            "vmss": ("scale set", "Microsoft.Compute/virtualMachineScaleSets"),
            "containerGroup": ("container group", "Microsoft.ContainerInstance/containerGroups")}
+# How the commands and the bootstrap file name a target kind -> the TARGETS key.
+TARGET_KINDS = {"vm": "vm", "vmss": "vmss", "container-group": "containerGroup",
+                "containerGroup": "containerGroup"}
 
 
 @dataclass(frozen=True)

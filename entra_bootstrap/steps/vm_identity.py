@@ -22,8 +22,11 @@ from typing import Callable, Sequence
 from ..clients.arm import arm
 from ..engine import Change
 from ..errors import usage_error
-from .identity_attachment import (TARGETS, Attached, IdentityPlan, change_ids, check_outcome,  # noqa: F401
-                                  identity_refs, plan_identity, type_text, wanted_user_identities)
+# Re-exported: the shared attachment logic used to live here.
+from .identity_attachment import (TARGET_KINDS, TARGETS, Attached, IdentityPlan,  # noqa: F401
+                                  change_ids, check_outcome, identity_refs, plan_identity, type_text,
+                                  wanted_user_identities)
+
 
 @dataclass
 class ComputeIdentityStep:
@@ -131,10 +134,6 @@ class ComputeIdentityStep:
                     change = fresh
             out.append(change)
         return out
-
-
-TARGET_KINDS = {"vm": "vm", "vmss": "vmss", "container-group": "containerGroup",
-                "containerGroup": "containerGroup"}
 
 
 def identity_step(target: str, name: str, resource_group: str, mode: str, *, system: bool = False,
