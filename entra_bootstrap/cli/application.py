@@ -69,15 +69,12 @@ def create(
 @command(group, "show")
 def show(app_ref: AppArg) -> None:
     """Show the application: ids, names, sign-in audience, requested permissions."""
-    from ..steps import check_app_ref, require_application
+    from ..steps import check_app_ref
+    from ..steps.queries import show_application
 
     opts = options()
     ref = check_app_ref(app_ref)
-
-    async def go(session):
-        return await require_application(session, ref)
-
-    app = execute(go)
+    app = execute(lambda session: show_application(session, ref))
     fields = {"displayName": app.get("displayName"), "uniqueName": app.get("uniqueName"),
               "appId": app.get("appId"), "objectId": app.get("id"),
               "signInAudience": app.get("signInAudience"),

@@ -99,18 +99,12 @@ def remove(app_ref: AppOpt, name: Annotated[str, typer.Option("--name", "-n", he
 @command(group, "list")
 def list_(app_ref: AppOpt) -> None:
     """List the application's federated identity credentials."""
-    from ..steps import PERMISSIONS, check_app_ref, require_application
+    from ..steps import check_app_ref
+    from ..steps.queries import list_fics
 
     opts = options()
     ref = check_app_ref(app_ref)
-
-    async def go(session):
-        app = await require_application(session, ref)
-        return await session.graph.list(f"/applications/{app['id']}/federatedIdentityCredentials",
-                                         obj=f"application '{ref}'",
-                                         needs=PERMISSIONS["federatedIdentityCredential"])
-
-    fics = execute(go)
+    fics = execute(lambda session: list_fics(session, ref))
     rows = [{"name": f.get("name"), "issuer": f.get("issuer"), "subject": f.get("subject"),
              "audiences": f.get("audiences"), "id": f.get("id")} for f in fics]
     opts.out.records(rows, ["name", "issuer", "subject", "audiences"], json_doc=fics,

@@ -1,6 +1,6 @@
 """``identity create | enable | disable | show``: managed identities on VMs, scale sets and container
 groups (issue 4). Parsing, calling and rendering only; the work is in steps/user_identity.py,
-steps/vm_identity.py and steps/container_identity.py, through clients/arm.py.
+steps/vm_identity.py, steps/container_identity.py and steps/queries.py (``show``).
 """
 
 from __future__ import annotations
@@ -196,16 +196,12 @@ def show(name: Annotated[Optional[str], typer.Argument(
         _show_attached(_target(vm, vmss, container_group), resource_group)
         return
     from ..clients.arm import check_resource_group, parse_identity_ref
-    from ..steps.lookups import resolve_user_assigned_identity
+    from ..steps.queries import show_user_assigned_identity
 
     if resource_group:
         check_resource_group(resource_group)
     parse_identity_ref(name, resource_group, "00000000-0000-0000-0000-000000000000")
-
-    async def read(session):
-        return await resolve_user_assigned_identity(session, name, resource_group)
-
-    identity = execute(read)
+    identity = execute(lambda session: show_user_assigned_identity(session, name, resource_group))
     doc = identity.as_dict()
     if opts.out.format == "json":
         opts.out.record(doc)
@@ -214,8 +210,8 @@ def show(name: Annotated[Optional[str], typer.Argument(
 
 
 def _show_attached(target: tuple[str, str], resource_group: str | None) -> None:
-    from ..clients.arm import arm, check_resource_group
-    from ..steps.vm_identity import TARGETS, TARGET_KINDS, Attached
+    from ..clients.arm import check_resource_group
+    from ..steps.queries import attached_identities, target_label
 
     opts = options()
     if not resource_group:
@@ -223,16 +219,8 @@ def _show_attached(target: tuple[str, str], resource_group: str | None) -> None:
                           code="MissingResourceGroup")
     check_resource_group(resource_group)
     kind, name = target
-    tkind = TARGET_KINDS[kind]
-    obj = f"{TARGETS[tkind][0]} '{name}' in resource group '{resource_group}'"
-
-    async def read(session):
-        client = arm(session)
-        if tkind == "containerGroup":
-            return await client.get_container_group(resource_group, name, obj)
-        return await client.get_compute(tkind, resource_group, name, obj)
-
-    attached = Attached.of(execute(read))
+    obj = target_label(kind, name, resource_group)
+    attached = execute(lambda session: attached_identities(session, kind, name, resource_group))
     doc = {"target": {"kind": kind, "name": name, "resourceGroup": resource_group}, **attached.as_dict()}
     opts.out.records(attached.rows(), ["type", "name", "principalId", "clientId"], json_doc=doc,
                      tsv_columns=["type", "principalId", "clientId", "id"],

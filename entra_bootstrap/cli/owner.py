@@ -1,6 +1,7 @@
 """`entra-bootstrap owner add | remove | list`: owners of the application.
 
-Ownership lets the owner manage the app; it does not let it get tokens for it (FACTS.md).
+Ownership lets the owner manage the app; it does not let it get tokens for it (only a federated
+identity credential does: Microsoft Entra, "Workload identity federation").
 """
 
 from __future__ import annotations
@@ -63,17 +64,12 @@ def remove(app_ref: AppOpt, principal: PrincipalOpt = None, identity: IdentityOp
 @command(group, "list")
 def list_(app_ref: AppOpt) -> None:
     """List the owners of the application."""
-    from ..steps import PERMISSIONS, check_app_ref, require_application
+    from ..steps import check_app_ref
+    from ..steps.queries import list_owners
 
     opts = options()
     ref = check_app_ref(app_ref)
-
-    async def go(session):
-        app = await require_application(session, ref)
-        return await session.graph.list(f"/applications/{app['id']}/owners", obj=f"application '{ref}'",
-                                         needs=PERMISSIONS["application.read"])
-
-    owners = execute(go)
+    owners = execute(lambda session: list_owners(session, ref))
     rows = [{"id": o.get("id"), "type": (o.get("@odata.type") or "").rsplit(".", 1)[-1],
              "displayName": o.get("displayName"), "appId": o.get("appId")} for o in owners]
     opts.out.records(rows, ["id", "type", "displayName", "appId"], json_doc=owners, tsv_columns=["id"],

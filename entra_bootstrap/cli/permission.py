@@ -65,24 +65,11 @@ def remove(app_ref: AppOpt, role: RoleOpt = None, scope: ScopeOpt = None, api: A
 @command(group, "list")
 def list_(app_ref: AppOpt) -> None:
     """List the permissions the application requests, by API, with their names."""
-    from ..steps import check_app_ref, find_service_principal, require_application
-    from ..steps.permissions import names_of
+    from ..steps import check_app_ref
+    from ..steps.queries import requested_permissions
 
     opts = options()
     ref = check_app_ref(app_ref)
-
-    async def go(session):
-        app = await require_application(session, ref)
-        rows = []
-        for entry in app.get("requiredResourceAccess") or []:
-            api_id = entry.get("resourceAppId", "")
-            resource = await find_service_principal(session, api_id)
-            access = entry.get("resourceAccess") or []
-            for a, label in zip(access, names_of(resource, access)):
-                rows.append({"api": (resource or {}).get("displayName") or api_id, "resourceAppId": api_id,
-                             "type": a.get("type"), "name": label.split(" ", 1)[1], "id": a.get("id")})
-        return rows
-
-    rows = execute(go)
+    rows = execute(lambda session: requested_permissions(session, ref))
     opts.out.records(rows, ["api", "type", "name", "id"], tsv_columns=["resourceAppId", "type", "name", "id"],
                      empty="no permission requested")

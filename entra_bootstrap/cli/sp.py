@@ -42,21 +42,12 @@ def delete(app_ref: AppOpt) -> None:
 @command(group, "show")
 def show(app_ref: AppOpt) -> None:
     """Show the application's service principal."""
-    from ..errors import not_found
-    from ..steps import check_app_ref, find_service_principal, require_application
+    from ..steps import check_app_ref
+    from ..steps.queries import show_service_principal
 
     opts = options()
     ref = check_app_ref(app_ref)
-
-    async def go(session):
-        app = await require_application(session, ref)
-        sp = await find_service_principal(session, app["appId"], retry=True)
-        if sp is None:
-            raise not_found(f"application '{ref}' has no service principal", code="ServicePrincipalNotFound",
-                            object=f"application '{ref}'", fix=f"entra-bootstrap sp create --app {ref}")
-        return sp
-
-    sp = execute(go)
+    sp = execute(lambda session: show_service_principal(session, ref))
     if opts.output == "json":
         opts.out.record(sp)
     else:

@@ -16,21 +16,10 @@ def register(root: typer.Typer) -> None:
 
 def whoami() -> None:
     """Show the credential used, the tenant, the principal and its Microsoft Graph roles."""
+    from ..steps.queries import whoami as read_whoami
+
     opts = options()
-
-    async def go(session):
-        claims = await session.graph_token_claims()
-        return {"credential": session.credential.used, "cloud": session.cloud.name,
-                "tenantId": claims.get("tid"), "principalId": claims.get("oid"),
-                "appId": claims.get("appid") or claims.get("azp"),
-                "principalType": "user" if claims.get("idtyp") == "user" or claims.get("upn")
-                else "application",
-                "user": claims.get("upn") or claims.get("preferred_username"),
-                "audience": claims.get("aud"),
-                "graphRoles": sorted(claims.get("roles") or []),
-                "graphScopes": sorted((claims.get("scp") or "").split())}
-
-    info = execute(go)
+    info = execute(read_whoami)
     if opts.output != "json":
         info = {k: v for k, v in info.items() if v not in (None, "", [])} | {"graphRoles": info["graphRoles"]}
     opts.out.record(info, tsv=[info.get("principalId"), info.get("tenantId")])

@@ -22,8 +22,8 @@ from typing import Callable, Sequence
 from ..clients.arm import arm
 from ..engine import Change
 from ..errors import api_error
-from .vm_identity import Attached, IdentityPlan, change_ids, check_outcome, identity_refs, \
-    plan_identity, wanted_user_identities
+from .identity_attachment import (Attached, IdentityPlan, change_ids, check_outcome, identity_refs,
+                                  plan_identity, wanted_user_identities)
 
 KIND = "containerGroupIdentity"
 READ_ONLY_TOP = ("id", "name", "type", "systemData", "etag", "identity")

@@ -10,8 +10,8 @@ When the resulting type has no UserAssigned, the map is left out (ARM refuses id
 Scale sets: with ``upgradePolicy.mode = Manual`` a model change reaches running instances only when
 they are upgraded; the step says so, and upgrades them with ``upgrade_instances``.
 
-``Attached`` and ``IdentityPlan`` (what is attached, what is wanted) are shared with the container
-group step.
+``Attached`` and ``IdentityPlan`` (what is attached, what is wanted) are in
+steps/identity_attachment.py, shared with the container group step.
 """
 
 from __future__ import annotations
@@ -19,142 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from ..clients.arm import IdentityRef, arm, parse_identity_ref
+from ..clients.arm import arm
 from ..engine import BuildContext, Change, StepKind
-from ..errors import api_error, usage_error
-from .lookups import find_user_assigned_identity
-
-TARGETS = {"vm": ("virtual machine", "Microsoft.Compute/virtualMachines"),
-           "vmss": ("scale set", "Microsoft.Compute/virtualMachineScaleSets"),
-           "containerGroup": ("container group", "Microsoft.ContainerInstance/containerGroups")}
-
-
-@dataclass(frozen=True)
-class Attached:
-    """The identities a resource holds, keyed by lower-cased identity resource id."""
-
-    system_principal: str | None
-    tenant_id: str | None
-    users: dict[str, dict]          # lower id -> {"id", "principalId", "clientId"}
-
-    @classmethod
-    def of(cls, resource: dict) -> "Attached":
-        identity = resource.get("identity") or {}
-        kinds = {p.strip().lower() for p in str(identity.get("type") or "None").split(",")}
-        system = identity.get("principalId") if "systemassigned" in kinds else None
-        users = {}
-        if "userassigned" in kinds:
-            for rid, value in (identity.get("userAssignedIdentities") or {}).items():
-                value = value or {}
-                users[rid.lower()] = {"id": rid, "principalId": value.get("principalId", ""),
-                                      "clientId": value.get("clientId", "")}
-        return cls(system or None, identity.get("tenantId") if system else None, users)
-
-    def rows(self) -> list[dict]:
-        out = []
-        if self.system_principal:
-            out.append({"type": "SystemAssigned", "name": "(system)", "principalId": self.system_principal,
-                        "clientId": "", "id": ""})
-        for u in self.users.values():
-            out.append({"type": "UserAssigned", "name": u["id"].rsplit("/", 1)[-1],
-                        "principalId": u["principalId"], "clientId": u["clientId"], "id": u["id"]})
-        return out
-
-    def as_dict(self) -> dict:
-        return {"systemAssigned": ({"principalId": self.system_principal, "tenantId": self.tenant_id}
-                                   if self.system_principal else None),
-                "userAssigned": [{"id": u["id"], "principalId": u["principalId"], "clientId": u["clientId"]}
-                                 for u in self.users.values()]}
-
-
-def type_text(system: bool, users: bool) -> str:
-    if system and users:
-        return "SystemAssigned, UserAssigned"
-    return "SystemAssigned" if system else ("UserAssigned" if users else "None")
-
-
-@dataclass
-class IdentityPlan:
-    """What to change on one resource: the wanted state and the difference."""
-
-    system: bool                      # wanted: system-assigned on?
-    users: dict[str, str]             # wanted: lower id -> id (as ARM spells it)
-    add: list[str]                    # identity ids to attach
-    remove: list[str]                 # identity ids to detach (as attached)
-    system_change: str | None         # "enable" | "disable" | None
-    skipped: list[str] = field(default_factory=list)   # why a named identity needs nothing
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.add or self.remove or self.system_change)
-
-    def reason(self) -> str:
-        parts = []
-        if self.system_change:
-            parts.append(f"{self.system_change} system-assigned")
-        parts += [f"attach {i.rsplit('/', 1)[-1]}" for i in self.add]
-        parts += [f"detach {i.rsplit('/', 1)[-1]}" for i in self.remove]
-        return "; ".join(parts) if parts else "; ".join(self.skipped) or "nothing to change"
-
-    @property
-    def type(self) -> str:
-        return type_text(self.system, bool(self.users))
-
-
-def plan_identity(current: Attached, mode: str, system: bool, users: dict[str, str]) -> IdentityPlan:
-    """``users``: lower id -> canonical id of the identities the user named."""
-    if mode == "enable":
-        want_system = bool(current.system_principal) or system
-        add = [rid for key, rid in users.items() if key not in current.users]
-        skipped = [f"{rid.rsplit('/', 1)[-1]} already attached" for key, rid in users.items()
-                   if key in current.users]
-        if system and current.system_principal:
-            skipped.insert(0, "system-assigned already enabled")
-        wanted = {k: v["id"] for k, v in current.users.items()} | {rid.lower(): rid for rid in add}
-        return IdentityPlan(want_system, wanted, add, [],
-                            "enable" if want_system and not current.system_principal else None, skipped)
-    want_system = bool(current.system_principal) and not system
-    remove = [current.users[key]["id"] for key in users if key in current.users]
-    skipped = [f"{rid.rsplit('/', 1)[-1]} not attached" for key, rid in users.items()
-               if key not in current.users]
-    if system and not current.system_principal:
-        skipped.insert(0, "system-assigned not enabled")
-    wanted = {k: v["id"] for k, v in current.users.items() if k not in users}
-    return IdentityPlan(want_system, wanted, [], remove,
-                        "disable" if current.system_principal and not want_system else None, skipped)
-
-
-def check_outcome(result: dict, plan: IdentityPlan, obj: str) -> Attached:
-    """Re-read check: what ARM holds after the write must be what was wanted."""
-    got = Attached.of(result)
-    if bool(got.system_principal) != plan.system or set(got.users) != set(plan.users):
-        raise api_error(f"after the update, {obj} holds identities {type_text(bool(got.system_principal), bool(got.users))} "
-                        f"{sorted(u['id'] for u in got.users.values())}, not what was asked",
-                        code="UnexpectedIdentityState", object=obj,
-                        fix="run `identity show` and the command again; report this if it persists")
-    return got
-
-
-def identity_refs(session, values: Sequence[str], resource_group: str | None) -> list[IdentityRef]:
-    """Names (in ``resource_group``) or resource ids; exit 2 for a malformed one (no request made)."""
-    return [parse_identity_ref(v, resource_group, session.subscription_id) for v in values]
-
-
-async def wanted_user_identities(session, mode: str, refs: list[IdentityRef]) -> dict[str, str]:
-    """Enable: each identity must exist (read once; its canonical id is used). Disable: ids only."""
-    out: dict[str, str] = {}
-    for ref in refs:
-        if mode == "enable":
-            body = await find_user_assigned_identity(session, ref)
-            rid = body.get("id") or ref.id
-        else:
-            rid = ref.id
-        out[rid.lower()] = rid
-    return out
-
-
-def change_ids(attached: Attached) -> dict[str, str]:
-    return {"principalId": attached.system_principal} if attached.system_principal else {}
+from ..errors import usage_error
+# Re-exported: the shared attachment logic used to live here.
+from .identity_attachment import (TARGET_KINDS, TARGETS, Attached, IdentityPlan,  # noqa: F401
+                                  change_ids, check_outcome, identity_refs, plan_identity, type_text,
+                                  wanted_user_identities)
 
 
 @dataclass
@@ -263,10 +134,6 @@ class ComputeIdentityStep:
                     change = fresh
             out.append(change)
         return out
-
-
-TARGET_KINDS = {"vm": "vm", "vmss": "vmss", "container-group": "containerGroup",
-                "containerGroup": "containerGroup"}
 
 
 def identity_step(target: str, name: str, resource_group: str, mode: str, *, system: bool = False,

@@ -1,0 +1,90 @@
+"""The read-only commands' work: what ``app show``, ``sp show``, ``permission list``, ``owner list``,
+``federation list``, ``identity show`` and ``whoami`` read, through the lookups and the named
+client operations. Each takes the run's session and returns plain data for the CLI to render.
+"""
+
+from __future__ import annotations
+
+from ..clients.arm import arm
+from ..errors import not_found
+from .identity_attachment import TARGET_KINDS, TARGETS, Attached
+from .lookups import (UserAssignedIdentity, find_service_principal, require_application,
+                      resolve_user_assigned_identity)
+
+async def show_application(session, ref: str) -> dict:
+    """The application by client id, object id or unique name (exit 4 when there is none)."""
+    return await require_application(session, ref)
+
+
+async def show_service_principal(session, ref: str) -> dict:
+    """The service principal of the application ``ref`` (exit 4 when either does not exist)."""
+    app = await require_application(session, ref)
+    sp = await find_service_principal(session, app["appId"], retry=True)
+    if sp is None:
+        raise not_found(f"application '{ref}' has no service principal", code="ServicePrincipalNotFound",
+                        object=f"application '{ref}'", fix=f"entra-bootstrap sp create --app {ref}")
+    return sp
+
+
+async def requested_permissions(session, ref: str) -> list[dict]:
+    """One row per permission the application requests: api, resourceAppId, type, name, id."""
+    from .permissions import names_of
+
+    app = await require_application(session, ref)
+    rows = []
+    for entry in app.get("requiredResourceAccess") or []:
+        api_id = entry.get("resourceAppId", "")
+        resource = await find_service_principal(session, api_id)
+        access = entry.get("resourceAccess") or []
+        for a, label in zip(access, names_of(resource, access)):
+            rows.append({"api": (resource or {}).get("displayName") or api_id, "resourceAppId": api_id,
+                         "type": a.get("type"), "name": label.split(" ", 1)[1], "id": a.get("id")})
+    return rows
+
+
+async def list_owners(session, ref: str) -> list[dict]:
+    """The application's owners, as Graph returns them."""
+    app = await require_application(session, ref)
+    return await session.graph_ops.list_owners(app["id"], ref)
+
+
+async def list_fics(session, ref: str) -> list[dict]:
+    """The application's federated identity credentials, as Graph returns them."""
+    app = await require_application(session, ref)
+    return await session.graph_ops.list_fics(app["id"], ref)
+
+
+async def whoami(session) -> dict:
+    """Who the operator is, from the claims of its Graph token (decoded, never printed)."""
+    claims = await session.graph_token_claims()
+    return {"credential": session.credential.used, "cloud": session.cloud.name,
+            "tenantId": claims.get("tid"), "principalId": claims.get("oid"),
+            "appId": claims.get("appid") or claims.get("azp"),
+            "principalType": "user" if claims.get("idtyp") == "user" or claims.get("upn")
+            else "application",
+            "user": claims.get("upn") or claims.get("preferred_username"),
+            "audience": claims.get("aud"),
+            "graphRoles": sorted(claims.get("roles") or []),
+            "graphScopes": sorted((claims.get("scp") or "").split())}
+
+
+async def show_user_assigned_identity(session, name: str, resource_group: str | None) -> UserAssignedIdentity:
+    """A user-assigned identity by name (with ``resource_group``) or resource id."""
+    return await resolve_user_assigned_identity(session, name, resource_group)
+
+
+def target_label(kind: str, name: str, resource_group: str) -> str:
+    """How a VM, scale set or container group (``kind`` vm | vmss | container-group) is named."""
+    return f"{TARGETS[TARGET_KINDS[kind]][0]} '{name}' in resource group '{resource_group}'"
+
+
+async def attached_identities(session, kind: str, name: str, resource_group: str) -> Attached:
+    """The identities a VM, scale set or container group holds."""
+    tkind = TARGET_KINDS[kind]
+    obj = target_label(kind, name, resource_group)
+    client = arm(session)
+    if tkind == "containerGroup":
+        resource = await client.get_container_group(resource_group, name, obj)
+    else:
+        resource = await client.get_compute(tkind, resource_group, name, obj)
+    return Attached.of(resource)
