@@ -51,7 +51,8 @@ class UserIdentityStep:
             return [Change(KIND, self.ref.name, "delete", ids=_ids(current), reason="not wanted")]
         if current is None:
             # Later steps of a plan (attach, federation) see the identity as PLANNED, not missing.
-            remember_user_assigned_identity(session, self.ref, planned(id=self.ref.id, name=self.ref.name))
+            remember_user_assigned_identity(session, self.ref,
+                                            planned(id=self.ref.id, name=self.ref.name))
             self._location = self.location or (await client.get_resource_group(self.ref.resource_group))["location"]
             reason = f"new, in {self._location}" + ("" if self.location else " (the resource group's location)")
             return [Change(KIND, self.ref.name, "create", ids={"id": self.ref.id}, reason=reason,
