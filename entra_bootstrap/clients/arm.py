@@ -14,7 +14,7 @@ Also here: the ARM error mapping (401/403 exit 3 naming the role needed, 404 exi
 exit 1). Operations are named (``get_compute``, ``patch_compute``, ``get_container_group``,
 ``put_container_group``, ``get_identity``, ...); a write names the role it needs itself
 (``attaching``: user-assigned identities are attached, so Managed Identity Operator too). Reads are
-not cached here: steps/lookups.py reads each identity once per run.
+not cached here: steps/lookups.py reads each identity and resource group once per run.
 """
 
 from __future__ import annotations
@@ -370,11 +370,7 @@ class ArmClient:
                 raise HttpResponseError(response=response)
             return response.json()
 
-        key = ("rg", name.lower())
-        if key not in self.session.memo:
-            self.session.memo[key] = await self.call(fn, what=f"GET resource group {name}",
-                                                     obj=f"resource group '{name}'")
-        return self.session.memo[key]
+        return await self.call(fn, what=f"GET resource group {name}", obj=f"resource group '{name}'")
 
     # --- compute ----------------------------------------------------------------------------------
     def _compute_ops(self, kind: str):

@@ -3,10 +3,13 @@
 Requests go through msgraph-sdk's ``GraphServiceClient`` request adapter - its azure-identity
 authentication provider and its middleware pipeline (retry on 429/503/504 honouring Retry-After,
 redirects, telemetry) - but responses are read as raw JSON with kiota's ``NativeResponseHandler``:
-the steps deal in dicts, and msgraph-sdk's ~1,200 model modules are never imported (FACTS.md:
-~0.7 s per process). Errors become ``GraphError(status, code, message)``; the call helpers add
-classified retries (clients/retry.py) and turn what remains into a ``CliError`` that names the
-object and, for a 403, the permission the operator lacks.
+the steps deal in dicts, and msgraph-sdk's ~1,200 model modules are never imported (importing
+them costs ~0.7 s per process; ``python -X importtime``). Errors become ``GraphError(status, code,
+message)``; the call helpers add classified retries (clients/retry.py) and turn what remains into
+a ``CliError`` that names the object and, for a 403, the permission the operator lacks.
+
+This module is the transport; the named operations the steps call (applications, service
+principals, owners, federated credentials, consent) are in clients/graph_ops.py.
 """
 
 from __future__ import annotations
@@ -105,8 +108,8 @@ class GraphClient:
         from msgraph.graph_request_adapter import options as graph_options
         from msgraph_core import GraphClientFactory
 
-        # NOTE: FACTS.md "Wiring the real SDKs": httpx trusts SSL_CERT_FILE but not REQUESTS_CA_BUNDLE,
-        # so the CA bundle is given to httpx explicitly.
+        # NOTE: HTTPX docs, "Environment Variables": httpx trusts SSL_CERT_FILE / SSL_CERT_DIR but
+        # not requests' REQUESTS_CA_BUNDLE, so the CA bundle is given to httpx explicitly.
         verify: Any = True
         if self.verify:
             verify = ssl.create_default_context(cafile=self.verify)

@@ -2,15 +2,16 @@
 
 msgraph-core's retry middleware already retries 429/503/504 a few times (honouring Retry-After);
 this layer adds what it does not know: the replication-delay errors of a just-created object
-(Entra ID: replication delay - "Objects may take time to replicate") and throttling that outlasts the middleware. Everything else
-fails fast. The budget is bounded in total time and configurable:
+(Entra ID: replication delay - "Objects may take time to replicate") and throttling that outlasts
+the middleware. Everything else fails fast. The budget is bounded in total time and configurable:
 
     ENTRA_BOOTSTRAP_RETRY_BASE_DELAY      first delay in seconds (default 1.0)
     ENTRA_BOOTSTRAP_RETRY_MAX_DELAY       cap of one delay (default 15)
     ENTRA_BOOTSTRAP_RETRY_MAX_TIME        total time spent waiting, per call (default 120)
     ENTRA_BOOTSTRAP_RETRY_LOOKUP_ATTEMPTS reads of a key that answer "not found" before it is
                                           believed (default 4; a new object may not have
-                                          replicated yet, a typo should not wait minutes)
+                                          replicated yet, a typo should not wait minutes;
+                                          ``wait_for_consistency`` reads that often too)
 
 The classifiers match Graph's error code first; message text is matched only for the replication
 errors Graph reports under a generic code (Request_BadRequest, Authorization_RequestDenied).

@@ -17,14 +17,15 @@ from __future__ import annotations
 import re
 
 from ..clients.graph import GRAPH_APP_ID
-from ..clients.graph_ops import PERMISSIONS
+from ..clients.graph_ops import PERMISSIONS  # noqa: F401 - re-exported
 from ..errors import usage_error
-from .common import (SYSTEM_ASSIGNED_EXPLANATION, SYSTEM_ASSIGNED_TYPES, app_label, identity_label,
+from .common import (SYSTEM_ASSIGNED_EXPLANATION, SYSTEM_ASSIGNED_TYPES, app_label, identity_label,  # noqa: F401
                      resource_type as _resource_type)
-from .lookups import (UserAssignedIdentity, find_application, find_service_principal, find_user_assigned_identity,
-                      forget_application, remember_application, remember_service_principal,
-                      remember_user_assigned_identity, require_application, resolve_managed_identity,
-                      resolve_user_assigned_identity, resource_service_principal)
+# Re-exported: the lookups the steps share (steps/lookups.py imports nothing from this package).
+from .lookups import (UserAssignedIdentity, find_application, find_service_principal,  # noqa: F401
+                      find_user_assigned_identity, forget_application, remember_application,
+                      remember_service_principal, remember_user_assigned_identity, require_application,
+                      resolve_managed_identity, resolve_user_assigned_identity, resource_service_principal)
 
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 UNIQUE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")

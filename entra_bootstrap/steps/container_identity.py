@@ -1,6 +1,7 @@
 """Step: the managed identities of a container group (Azure Container Instances).
 
-NOTE: FACTS.md "Container Instances": there is no identity PATCH (PATCH only changes tags).
+NOTE: Azure Container Instances REST API, "Container Groups - Update": PATCH only changes tags;
+there is no identity PATCH ("Container Groups - Create Or Update" takes the whole definition).
 Changing identities is a GET then a PUT of the whole definition, which restarts every container
 and resets any property left out. So the PUT body is the group exactly as ARM returned it, minus
 the read-only parts (provisioningState, instance views, the FQDN), with only ``identity`` changed.

@@ -4,8 +4,8 @@ found" is believed: ``clients.retry.wait_for_consistency``; Entra ID: replicatio
 "Objects may take time to replicate").
 
 Applications (by client id, object id or unique name), service principals (by appId), the
-managed identity a user names (principal id, resource id, or name with resource group) and
-user-assigned identities (by resource id). Requests go through the named operations of
+managed identity a user names (principal id, resource id, or name with resource group),
+user-assigned identities (by resource id) and resource groups (by name). Requests go through the named operations of
 clients/graph_ops.py and clients/arm.py.
 """
 
@@ -108,7 +108,15 @@ async def resource_service_principal(session, app_id: str) -> dict:
     return sp
 
 
-# --- user-assigned identities (ARM) --------------------------------------------------------------
+# --- ARM: resource groups, user-assigned identities -------------------------------------------------
+async def find_resource_group(session, name: str) -> dict:
+    """The resource group (memoised); exit 4 when it does not exist."""
+    key = ("rg", name.lower())
+    if key not in session.memo:
+        session.memo[key] = await arm(session).get_resource_group(name)
+    return session.memo[key]
+
+
 async def find_user_assigned_identity(session, ref: IdentityRef, *, missing_ok: bool = False) -> dict | None:
     """The identity as ARM returns it (memoised; PLANNED in plan mode once a step plans it)."""
     key = ("uami", ref.key)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from ..clients.arm import IdentityRef, arm, parse_identity_ref
 from ..engine import BuildContext, Change, StepKind, planned
 from ..errors import api_error
-from .lookups import UserAssignedIdentity, find_user_assigned_identity, remember_user_assigned_identity
+from .lookups import (UserAssignedIdentity, find_resource_group, find_user_assigned_identity,
+                      remember_user_assigned_identity)
 
 KIND = "userAssignedIdentity"
 
@@ -42,7 +43,6 @@ class UserIdentityStep:
 
     async def plan(self, session) -> list[Change]:
         self.ref = parse_identity_ref(self.name, self.resource_group, session.subscription_id)
-        client = arm(session)
         current = await find_user_assigned_identity(session, self.ref, missing_ok=True)
         if not self.present:
             if current is None:
@@ -51,8 +51,10 @@ class UserIdentityStep:
             return [Change(KIND, self.ref.name, "delete", ids=_ids(current), reason="not wanted")]
         if current is None:
             # Later steps of a plan (attach, federation) see the identity as PLANNED, not missing.
-            remember_user_assigned_identity(session, self.ref, planned(id=self.ref.id, name=self.ref.name))
-            self._location = self.location or (await client.get_resource_group(self.ref.resource_group))["location"]
+            remember_user_assigned_identity(session, self.ref,
+                                            planned(id=self.ref.id, name=self.ref.name))
+            self._location = self.location or \
+                (await find_resource_group(session, self.ref.resource_group))["location"]
             reason = f"new, in {self._location}" + ("" if self.location else " (the resource group's location)")
             return [Change(KIND, self.ref.name, "create", ids={"id": self.ref.id}, reason=reason,
                            after={"location": self._location, "tags": self.tags or {}})]

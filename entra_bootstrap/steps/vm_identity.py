@@ -1,6 +1,7 @@
 """Step: the managed identities of a virtual machine or a VM scale set (ARM identity PATCH).
 
-NOTE: FACTS.md "Azure Resource Manager": a PATCH with ``type: SystemAssigned`` drops every
+NOTE: Managed identities for Azure resources, "Configure managed identities on Azure VMs using
+REST API calls" (and Virtual Machines - Update): a PATCH with ``type: SystemAssigned`` drops every
 user-assigned identity, so the step reads the resource first and sends the combined type of what
 is there and what is wanted. ``userAssignedIdentities`` in a PATCH is merged by ARM (``{}`` adds,
 ``null`` removes one), so only the identities that change are named: the operator then needs
