@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .errors import usage_error
-
-CLOUD_NAMES = ("public", "usgov", "china", "custom")
+from .spec.rules import CLOUDS as CLOUD_NAMES, check_cloud
 
 
 @dataclass(frozen=True)
@@ -37,13 +36,15 @@ class Cloud:
     def issuer(self, tenant_id: str) -> str:
         """The issuer of Entra ID tokens of ``tenant_id`` (what a managed identity FIC names).
 
-        NOTE: FACTS.md - issuer https://login.microsoftonline.com/{tenant}/v2.0; hosts of other clouds
-        are derived from the cloud's login endpoint.
+        NOTE: issuer https://login.microsoftonline.com/{tenant}/v2.0 (Microsoft identity platform:
+        access token claims reference); hosts of other clouds are derived from the cloud's login
+        endpoint.
         """
         return f"{self.login}/{tenant_id}/v2.0"
 
 
-# NOTE: FACTS.md "The token exchange": audiences per cloud; Graph/ARM hosts from the national-cloud docs.
+# NOTE: audiences per cloud (Microsoft Entra Workload ID: workload identity federation; Microsoft
+# Graph: federatedIdentityCredential resource type); Graph/ARM hosts from the national-cloud docs.
 CLOUDS: dict[str, Cloud] = {
     "public": Cloud("public", "https://login.microsoftonline.com", "https://graph.microsoft.com",
                     "https://management.azure.com", "api://AzureADTokenExchange"),
@@ -68,12 +69,9 @@ def _https_url(value: str, var: str) -> str:
 def get_cloud(name: str | None, env: Mapping[str, str] | None = None) -> Cloud:
     """The cloud called ``name`` (default public); ``custom`` reads its endpoints from ``env``."""
     env = os.environ if env is None else env
-    name = (name or "public").strip().lower()
+    name = check_cloud(name or "public", "--cloud")
     if name in CLOUDS:
         return CLOUDS[name]
-    if name != "custom":
-        raise usage_error(f"unknown cloud '{name}'", code="BadCloud",
-                          fix=f"use one of: {', '.join(CLOUD_NAMES)}")
     missing = [var for var in CUSTOM_ENV.values() if not env.get(var)]
     if missing:
         raise usage_error(f"--cloud custom needs {', '.join(missing)}", code="BadCloud",

@@ -4,7 +4,7 @@ One module per resource: application, service_principal, permissions, consent, o
 (Graph; this package) and the identity steps (ARM). Each step class follows ``engine.Step``.
 Lookups here read an object once per run (``session.memo``) by its natural key - never by display
 name - and know that a just-created object may not have replicated yet (a few re-reads before
-"not found" is believed; FACTS.md, "Replication delay").
+"not found" is believed; Microsoft Graph: "Known issues" / eventual consistency of directory objects).
 
 ``PERMISSIONS`` says which Microsoft Graph application permission each step needs (least
 privilege first); a 403 names it, and README.md documents it.
@@ -13,18 +13,20 @@ privilege first); a 403 names it, and README.md documents it.
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any, Awaitable, Callable
 
 from ..clients.graph import GRAPH_APP_ID, key_segment
 from ..engine import is_planned
 from ..errors import not_found, usage_error
+# The input rules live in spec/rules.py (the flags and the bootstrap file share them).
+from ..spec.rules import (GRAPH_API_NAMES, GUID_RE, SYSTEM_ASSIGNED_EXPLANATION,  # noqa: F401
+                          SYSTEM_ASSIGNED_TYPES, UNIQUE_NAME_RE, check_app_ref, check_guid,
+                          derive_unique_name, is_guid, looks_like_guid)
+from ..spec.rules import api_app_id as _api_app_id
+from ..spec.rules import check_managed_identity_ref as _check_managed_identity_ref
+from ..spec.rules import resource_type as _resource_type
 
-GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-UNIQUE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
-GRAPH_API_NAMES = {"microsoft graph", "graph", GRAPH_APP_ID}
-
-# NOTE: FACTS.md "What the operator running the tool needs"; Graph permission reference.
+# NOTE: Microsoft Graph permissions reference (least privileged permission of each API).
 PERMISSIONS = {
     "application": "Application.ReadWrite.OwnedBy (or Application.ReadWrite.All)",
     "application.read": "Application.Read.All (or Application.ReadWrite.OwnedBy as an owner)",
@@ -36,54 +38,6 @@ PERMISSIONS = {
     "federatedIdentityCredential": "Application.ReadWrite.OwnedBy as an owner of the app "
                                    "(or Application.ReadWrite.All)",
 }
-
-
-def is_guid(value: str) -> bool:
-    return bool(GUID_RE.match(value or ""))
-
-
-def looks_like_guid(value: str) -> bool:
-    """Hex-and-dashes text meant as a GUID (so a malformed one is reported as such)."""
-    v = value or ""
-    if re.fullmatch(r"[{(]?\w{8}-\w{4}-\w{4}-\w{4}-\w{12}[})]?", v):     # the shape, a wrong character
-        return True
-    return "-" in v and len(v) >= 8 and bool(re.fullmatch(r"[0-9a-fA-F{}-]+", v)) and \
-        any(c.isdigit() for c in v)
-
-
-def check_guid(value: str, what: str, option: str) -> str:
-    if not is_guid(value):
-        raise usage_error(f"{option} '{value}' is not a valid GUID ({what})", code="MalformedGuid",
-                          fix=f"give {option} as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
-    return value.lower()
-
-
-def check_app_ref(value: str) -> str:
-    """APP is a client id, an object id or a unique name; reject what can be none of them."""
-    value = (value or "").strip()
-    if is_guid(value):
-        return value.lower()
-    if looks_like_guid(value) and len(value) >= 30:
-        raise usage_error(f"APP '{value}' looks like a GUID but is malformed", code="MalformedGuid",
-                          fix="give the app's client id or object id as xxxxxxxx-xxxx-xxxx-xxxx-"
-                              "xxxxxxxxxxxx, or its unique name")
-    if not UNIQUE_NAME_RE.match(value):
-        raise usage_error(f"APP '{value}' is neither a GUID nor a valid unique name", code="BadAppReference",
-                          fix="give the client id, the object id or the unique name (letters, digits, "
-                              "'.', '_', '-'; up to 120 characters)")
-    return value
-
-
-def derive_unique_name(name: str) -> str:
-    """The uniqueName used when ``app create`` is given none: NAME with accents dropped ("Café" ->
-    "cafe"), lower-cased, every run of characters other than letters, digits, '.', '_' and '-'
-    replaced by '-', trimmed to 120. "" when nothing is left (the caller asks for --unique-name:
-    a fixed fallback would make unrelated names upsert the same app)."""
-    import unicodedata
-
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    out = re.sub(r"[^a-z0-9._-]+", "-", ascii_name.strip().lower()).strip("-._")
-    return out[:120].rstrip("-._")
 
 
 async def eventually(session, read: Callable[[], Awaitable[Any]]) -> Any:
@@ -180,17 +134,7 @@ def remember_service_principal(session, app_id: str, sp: dict | None) -> None:
 
 def api_app_id(api: str | None) -> str:
     """``--api``: "Microsoft Graph" (default) or the resource application's client id."""
-    value = (api or "Microsoft Graph").strip()
-    if value.lower() in GRAPH_API_NAMES:
-        return GRAPH_APP_ID
-    if is_guid(value):
-        return value.lower()
-    if looks_like_guid(value):
-        raise usage_error(f"--api '{value}' is not a valid GUID", code="MalformedGuid",
-                          fix="give the API's client id (appId) as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, "
-                              "or \"Microsoft Graph\"")
-    raise usage_error(f"--api '{value}' is not \"Microsoft Graph\" nor a client id", code="BadApi",
-                      fix="give \"Microsoft Graph\" or the client id (appId) of the API")
+    return _api_app_id(api, "--api")
 
 
 async def resource_service_principal(session, app_id: str) -> dict:
@@ -205,42 +149,9 @@ async def resource_service_principal(session, app_id: str) -> dict:
 
 
 # --- managed identities named by the user ---------------------------------------------------------
-SYSTEM_ASSIGNED_TYPES = {"microsoft.compute/virtualmachines": "virtual machine",
-                         "microsoft.compute/virtualmachinescalesets": "virtual machine scale set",
-                         "microsoft.containerinstance/containergroups": "container group"}
-SYSTEM_ASSIGNED_EXPLANATION = (
-    "only user-assigned managed identities can be federated with an application (Entra ID "
-    "does not accept a system-assigned identity as a federated identity credential); create a "
-    "user-assigned identity (entra-bootstrap identity create NAME -g RG), attach it to the compute "
-    "(entra-bootstrap identity enable ... --user-assigned NAME) and federate that one")
-
-
-def _resource_type(resource_id: str) -> str | None:
-    parts = resource_id.strip("/").split("/")
-    # subscriptions/S/resourceGroups/RG/providers/NS/TYPE/NAME
-    if len(parts) >= 8 and parts[0].lower() == "subscriptions" and parts[4].lower() == "providers":
-        return f"{parts[5]}/{parts[6]}".lower()
-    return None
-
-
 def check_managed_identity_ref(value: str, option: str = "--managed-identity") -> None:
     """Offline: refuse compute resource ids (their identity is system-assigned) and odd ids."""
-    value = (value or "").strip()
-    if value.startswith("/"):
-        rtype = _resource_type(value)
-        if rtype in SYSTEM_ASSIGNED_TYPES:
-            raise usage_error(f"{option} '{value}' is a {SYSTEM_ASSIGNED_TYPES[rtype]}: its identity is "
-                              "system-assigned and cannot be federated", code="SystemAssignedIdentity",
-                              fix=SYSTEM_ASSIGNED_EXPLANATION)
-        if rtype != "microsoft.managedidentity/userassignedidentities":
-            raise usage_error(f"{option} '{value}' is not a user-assigned identity resource id",
-                              code="MalformedResourceId",
-                              fix="use /subscriptions/SUB/resourceGroups/RG/providers/"
-                                  "Microsoft.ManagedIdentity/userAssignedIdentities/NAME, or NAME with -g")
-    elif not is_guid(value) and looks_like_guid(value) and len(value) >= 30:
-        raise usage_error(f"{option} '{value}' looks like a principal id but is not a valid GUID",
-                          code="MalformedGuid", fix="give the identity's principal id as "
-                                                    "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, or its name with -g")
+    _check_managed_identity_ref(value, option)
 
 
 def identity_label(value: str) -> str:

@@ -1,7 +1,7 @@
 """The application (app registration), upserted by its ``uniqueName`` - never by display name.
 
 Create/update: ``PATCH /applications(uniqueName='u')`` with ``Prefer: create-if-missing`` and the
-managed fields (FACTS.md "Applications and service principals"): 201 with the new app, or 204
+managed fields (Microsoft Graph: Upsert application; application resource type): 201 with the new app, or 204
 when it existed. Managed fields are ``displayName`` and, when the user gives it,
 ``signInAudience``; nothing else is compared (server defaults are never diffed).
 Delete: ``DELETE /applications/{id}`` of the app found by client id, object id or unique name;
@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from ..clients.graph import key_segment
 from ..engine import Change, is_planned, planned
+from ..spec.rules import SIGN_IN_AUDIENCES  # noqa: F401 - the rule lives in spec/rules.py
 from . import (PERMISSIONS, app_label, find_application, forget_application, remember_application)
 
 KIND = "application"
-SIGN_IN_AUDIENCES = ("AzureADMyOrg", "AzureADMultipleOrgs", "AzureADandPersonalMicrosoftAccount",
-                     "PersonalMicrosoftAccount")
 
 
 def app_ids(app: dict) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Admin consent over the Graph API: app role assignments and one AllPrincipals grant per API.
 
-Grant (FACTS.md "Admin consent"):
+Grant (Microsoft Graph: Grant or revoke API permissions programmatically):
 - every requested application permission -> one appRoleAssignment of the app's service principal,
   ``POST /servicePrincipals/{resourceSpId}/appRoleAssignedTo``; existing ones are read first
   (``GET /servicePrincipals/{clientSpId}/appRoleAssignments``), and "Permission being assigned
@@ -19,32 +19,20 @@ from __future__ import annotations
 
 from ..clients.graph import GRAPH_APP_ID, GraphError, odata_literal
 from ..engine import Change, is_planned
-from ..errors import not_found, usage_error
+from ..errors import not_found
+from ..spec.rules import PRIVILEGED_GRAPH_ROLES, check_privileged_roles  # noqa: F401 - the rule
 from . import (PERMISSIONS, api_app_id, find_service_principal, require_application,
                resource_service_principal)
 from .application import app_name
 from .permissions import Permission, entry_of, resolve
-
-# Each of these lets its holder grant itself any other permission or role, or impersonate anyone.
-PRIVILEGED_GRAPH_ROLES = frozenset({
-    "RoleManagement.ReadWrite.Directory", "RoleAssignmentSchedule.ReadWrite.Directory",
-    "RoleEligibilitySchedule.ReadWrite.Directory", "RoleManagementPolicy.ReadWrite.Directory",
-    "Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All",
-    "DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All", "Domain.ReadWrite.All",
-    "Policy.ReadWrite.PermissionGrant", "Policy.ReadWrite.ConditionalAccess",
-    "Policy.ReadWrite.AuthenticationMethod", "UserAuthenticationMethod.ReadWrite.All",
-    "PrivilegedAccess.ReadWrite.AzureADGroup", "PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup",
-    "PrivilegedEligibilitySchedule.ReadWrite.AzureADGroup", "IdentityProvider.ReadWrite.All",
-    "Organization.ReadWrite.All",
-})
 
 ROLE_KIND = "appRoleAssignment"
 GRANT_KIND = "oauth2PermissionGrant"
 
 
 def _already_assigned(err: GraphError) -> bool:
-    # NOTE: FACTS.md "Admin consent": a duplicate assignment is 400 "Permission being assigned
-    # already exists on the object."
+    # NOTE: a duplicate assignment is 400 "Permission being assigned already exists on the
+    # object." (Microsoft Graph: Grant an appRoleAssignment for a service principal)
     return err.status in (400, 409) and "already exists" in (err.message or "").lower()
 
 
@@ -53,14 +41,8 @@ def _grant_exists(err: GraphError) -> bool:
 
 
 def check_privileged(perms: list[Permission], allow: bool) -> None:
-    bad = sorted(p.name for p in perms
-                 if p.api_app_id == GRAPH_APP_ID and p.type == "Role" and p.name in PRIVILEGED_GRAPH_ROLES)
-    if bad and not allow:
-        raise usage_error(f"refusing to consent to privileged Microsoft Graph application permission"
-                          f"{'s' if len(bad) > 1 else ''} {', '.join(bad)}: each lets the app take "
-                          "over the tenant", code="PrivilegedPermission",
-                          fix="request a narrower permission, or pass --allow-privileged if this is "
-                              "really intended")
+    check_privileged_roles([p.name for p in perms if p.api_app_id == GRAPH_APP_ID and p.type == "Role"],
+                           allow)
 
 
 class ConsentStep:

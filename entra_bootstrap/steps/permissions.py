@@ -2,7 +2,7 @@
 
 Names resolve against the resource service principal (read once per run): application
 permissions are its ``appRoles`` (type ``Role``), delegated ones its ``oauth2PermissionScopes``
-(type ``Scope``); the same name may be both (FACTS.md). For Microsoft Graph, names are first
+(type ``Scope``); the same name may be both (Microsoft Graph permissions reference). For Microsoft Graph, names are first
 checked offline against the packaged catalog so that a typo fails before any request, with the
 closest real names. ``PATCH /applications/{id}`` replaces the whole list, so the step reads,
 merges its own entries into the one of that resource and writes the full list back, leaving
@@ -17,7 +17,8 @@ from difflib import get_close_matches
 from ..clients.graph import GRAPH_APP_ID
 from ..engine import Change, is_planned
 from ..errors import usage_error
-from . import (PERMISSIONS, api_app_id, app_label, is_guid, looks_like_guid, remember_application,
+from ..spec.rules import check_permission_ref
+from . import (PERMISSIONS, api_app_id, app_label, is_guid, remember_application,
                require_application, resource_service_principal)
 from .application import app_name
 
@@ -47,11 +48,7 @@ def check_offline(api_app_id: str, roles: list[str], scopes: list[str]) -> None:
     """Before any request: malformed GUIDs, and (Microsoft Graph) names not in the catalog."""
     for kind, values in (("Role", roles), ("Scope", scopes)):
         for value in values:
-            if not is_guid(value) and looks_like_guid(value):
-                raise usage_error(f"{_option(kind)} '{value}' looks like a permission id but is not a "
-                                  "valid GUID", code="MalformedGuid",
-                                  fix="give the permission's name (e.g. User.Read.All) or its id as "
-                                      "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
+            check_permission_ref(value, _option(kind))
     if api_app_id != GRAPH_APP_ID:
         return
     from ..permissions_catalog import graph_permissions
