@@ -6,6 +6,12 @@ run before ``execute``); "accepted" means the command got past every check to ``
 is replaced here by a stub, so no server is needed. The file is read by ``parse_spec``. A second
 table-driven test runs the refused files through ``up`` against the emulator: exit 2, the code in
 the JSON problems, and not a single request sent.
+
+Not in the table, because the two sides do not take the same input: a managed identity or owner
+named by name needs -g on the command line (MissingResourceGroup) and an [[identity]] entry in a
+file (UndeclaredIdentity); ``--cloud mars`` is refused by the option's choices (UsageError, as
+tests/test_cli_app.py asserts) and ``cloud = "mars"`` by the rule (BadCloud); ``--tenant`` also
+takes a domain name, ``tenant =`` only a GUID.
 """
 
 from __future__ import annotations
@@ -171,6 +177,14 @@ NAMING_ROWS = [
         APP + 'owners = ["principal:0b5a0f4e-1111-4222-8333-944455556666"]\n', None),
     Row("owner-principal-bad", ("owner", "add", "--app", "my-app", "--principal", "not-a-guid"),
         APP + 'owners = ["principal:not-a-guid"]\n', "MalformedGuid"),
+    Row("owner-identity", ("owner", "add", "--app", "my-app", "--identity", UAMI_ID),
+        APP + f'owners = ["identity:{UAMI_ID}"]\n', None),
+    Row("owner-identity-bad-name", ("owner", "add", "--app", "my-app", "--identity", "a!", "-g", "rg"),
+        APP + 'owners = ["identity:a!"]\n', "InvalidResourceName"),
+    Row("owner-identity-bad-id", ("owner", "add", "--app", "my-app", "--identity", f"/subscriptions/{SUB}/resourceGroups"),
+        APP + f'owners = ["identity:/subscriptions/{SUB}/resourceGroups"]\n', "MalformedResourceId"),
+    Row("owner-identity-id-without-guid", ("owner", "add", "--app", "my-app", "--identity", UAMI_ID.replace(SUB, "sub")),
+        APP + f'owners = ["identity:{UAMI_ID.replace(SUB, "sub")}"]\n', "MalformedResourceId"),
     Row("permission", ("permission", "add", "--app", "my-app", "--role", "User.Read.All"),
         APP + '[[app.permission]]\nroles = ["User.Read.All"]\n', None),
     Row("permission-unknown", ("permission", "add", "--app", "my-app", "--role", "Directory.Reed.All"),

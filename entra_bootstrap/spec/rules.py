@@ -327,12 +327,6 @@ check_github_repo = pattern("BadFederation", GITHUB_REPO_RE, "OWNER/REPO",
                             "'.', '_' and '-'", "e.g. contoso/infra")
 
 
-def require(given: bool, code: str, message: str, fix: str | None = None) -> None:
-    """A structural rule (a key that needs another, two that exclude each other)."""
-    if not given:
-        raise RuleError(code, message, fix)
-
-
 # --- ARM names and ids ------------------------------------------------------------------------
 IDENTITY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$")
 RG_NAME_RE = re.compile(r"^[-\w._()]{1,90}$")
@@ -386,10 +380,11 @@ def resource_type(resource_id: str) -> str | None:
 
 
 def split_identity_ref(value: str, resource_group: str | None = None,
-                       option: str | None = None) -> tuple[str | None, str, str]:
+                       option: str | None = None, *, need_group: bool = True) -> tuple[str | None, str | None, str]:
     """A user-assigned identity by resource id, or by name with ``resource_group``: (subscription
     or None, resource group, name); ``MalformedResourceId`` / ``InvalidResourceName`` /
-    ``BadResourceGroup`` / ``MissingResourceGroup``."""
+    ``BadResourceGroup`` / ``MissingResourceGroup`` (unless not ``need_group``: a file's identity
+    named by name gets its resource group from its ``[[identity]]`` entry)."""
     value = (value or "").strip()
     if value.startswith("/"):
         m = UAMI_ID_RE.fullmatch(value)
@@ -404,6 +399,8 @@ def split_identity_ref(value: str, resource_group: str | None = None,
         raise _refuse("MalformedResourceId", option, f"'{value}' is neither an identity name nor a "
                       "resource id", "a resource id starts with /subscriptions/; a name has no '/'")
     check_identity_name(value, option)
+    if not resource_group and not need_group:
+        return None, None, value
     if not resource_group:
         raise _refuse("MissingResourceGroup", None, f"the user-assigned identity '{value}' is named "
                       "without its resource group", "pass -g RESOURCE_GROUP or the full resource id")
@@ -427,6 +424,20 @@ def check_managed_identity_ref(value: str, option: str | None = None) -> str:
     elif not is_guid(value) and looks_like_guid(value) and len(value) >= 30:
         raise _refuse("MalformedGuid", option, f"'{value}' looks like a principal id but is not a valid GUID",
                       f"give the identity's principal id as {GUID_FIX}, or its name with -g")
+    return value
+
+
+def check_identity_ref(value: str, resource_group: str | None = None, option: str | None = None, *,
+                       need_group: bool = True) -> str:
+    """A user-assigned identity by principal id (a GUID), resource id or name (an owner): the
+    checks of ``split_identity_ref``, and ``MalformedGuid`` for what looks like a broken GUID."""
+    value = (value or "").strip()
+    if is_guid(value):
+        return value
+    if looks_like_guid(value) and len(value) >= 30:
+        raise _refuse("MalformedGuid", option, f"'{value}' looks like a principal id but is not a valid GUID",
+                      f"give the identity's principal id as {GUID_FIX}, its resource id or its name with -g")
+    split_identity_ref(value, resource_group, option, need_group=need_group)
     return value
 
 
@@ -459,7 +470,7 @@ def parse_owner(ref: str) -> tuple[str, str]:
     if not sep:
         kind, value = ("principal", ref) if is_guid(ref) else ("", ref)
     if kind == "identity" and value:
-        return "identity", value
+        return "identity", check_identity_ref(value, need_group=False)
     if kind == "principal" and value:
         return "principal", check_guid(value, "an object id")
     raise RuleError("BadOwner", f"'{ref}' is not an owner: use identity:NAME (a user-assigned identity) "
