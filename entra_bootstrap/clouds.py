@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .errors import usage_error
-
-CLOUD_NAMES = ("public", "usgov", "china", "custom")
+from .spec.rules import CLOUDS as CLOUD_NAMES, check_cloud
 
 
 @dataclass(frozen=True)
@@ -69,12 +68,9 @@ def _https_url(value: str, var: str) -> str:
 def get_cloud(name: str | None, env: Mapping[str, str] | None = None) -> Cloud:
     """The cloud called ``name`` (default public); ``custom`` reads its endpoints from ``env``."""
     env = os.environ if env is None else env
-    name = (name or "public").strip().lower()
+    name = check_cloud(name or "public", "--cloud")
     if name in CLOUDS:
         return CLOUDS[name]
-    if name != "custom":
-        raise usage_error(f"unknown cloud '{name}'", code="BadCloud",
-                          fix=f"use one of: {', '.join(CLOUD_NAMES)}")
     missing = [var for var in CUSTOM_ENV.values() if not env.get(var)]
     if missing:
         raise usage_error(f"--cloud custom needs {', '.join(missing)}", code="BadCloud",

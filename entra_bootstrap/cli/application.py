@@ -36,30 +36,14 @@ def create(
 ) -> None:
     """Create the application, or update its display name (upsert by unique name). -o tsv: client id."""
     from ..engine import run_steps
-    from ..errors import usage_error
-    from ..steps import UNIQUE_NAME_RE, derive_unique_name
-    from ..steps.application import SIGN_IN_AUDIENCES, ApplicationStep
+    from ..spec import rules
+    from ..steps.application import ApplicationStep
 
     opts = options()
-    if not name.strip():
-        raise usage_error("NAME is empty", code="BadName", fix="give the application's display name")
-    if len(name) > 256:
-        raise usage_error("NAME is longer than 256 characters", code="BadName",
-                          fix="use a display name of at most 256 characters")
-    unique = unique_name if unique_name is not None else derive_unique_name(name)
-    if not unique:
-        raise usage_error(f"no unique name can be derived from NAME '{name}' (no letters or digits "
-                          "once accents are dropped)", code="BadUniqueName",
-                          fix="give one with --unique-name (letters, digits, '.', '_', '-')")
-    if not UNIQUE_NAME_RE.match(unique):
-        raise usage_error(f"--unique-name '{unique}' is not a valid unique name", code="BadUniqueName",
-                          fix="use 1-120 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    rules.check_display_name(name, "NAME")
+    unique = rules.unique_name_for(name, unique_name, "--unique-name")
     if sign_in_audience is not None:
-        match = {a.lower(): a for a in SIGN_IN_AUDIENCES}.get(sign_in_audience.lower())
-        if match is None:
-            raise usage_error(f"--sign-in-audience '{sign_in_audience}' is not a sign-in audience",
-                              code="BadSignInAudience", fix="use one of " + ", ".join(SIGN_IN_AUDIENCES))
-        sign_in_audience = match
+        sign_in_audience = rules.check_sign_in_audience(sign_in_audience, "--sign-in-audience")
     step = ApplicationStep(unique, name, sign_in_audience)
     changes = execute(lambda session: run_steps([step], session, plan=opts.dry_run))
     result = app_result(changes[0])

@@ -50,25 +50,18 @@ def add(
 ) -> None:
     """Add (or update) a federated identity credential, upserted by name."""
     from ..engine import run_steps
-    from ..errors import usage_error
+    from ..spec.sources import validate
     from ..steps import check_app_ref
-    from ..steps.federation import FederationSource, FederationStep, validate
+    from ..steps.federation import FederationSource, FederationStep
 
     opts = options()
     ref = check_app_ref(app_ref)
-    if kubernetes and not issuer:
-        raise usage_error("--kubernetes needs --issuer (the cluster's OIDC issuer URL)", code="BadFederation",
-                          fix="e.g. --issuer https://oidc.example/CLUSTER/ --namespace NS --service-account SA")
-    if not kubernetes and (namespace or service_account):
-        raise usage_error("--namespace and --service-account go with --kubernetes", code="BadFederation",
-                          fix="add --kubernetes --issuer URL")
-    if not github and (branch or environment or tag or pull_request):
-        raise usage_error("--branch, --environment, --tag and --pull-request go with --github",
-                          code="BadFederation", fix="add --github OWNER/REPO")
+    # The flags are the keys of the sources (spec/sources.py), but for --kubernetes --issuer URL:
+    # the file's kubernetes_issuer. The checks are the sources' own, the same as for a file.
     src = FederationSource(
         name=name, managed_identity=managed_identity, resource_group=resource_group, github=github,
         branch=branch, environment=environment, tag=tag, pull_request=pull_request,
-        kubernetes_issuer=issuer if kubernetes else None, namespace=namespace,
+        kubernetes_issuer=(issuer or "") if kubernetes else None, namespace=namespace,
         service_account=service_account, azure_devops=azure_devops,
         issuer=None if kubernetes else issuer, subject=subject, audience=audience, description=description)
     validate(src)
@@ -84,12 +77,13 @@ def add(
 def remove(app_ref: AppOpt, name: Annotated[str, typer.Option("--name", "-n", help="The credential's name.")]) -> None:
     """Remove a federated identity credential by name (nothing to do when it does not exist)."""
     from ..engine import run_steps
+    from ..spec.rules import check_fic_name
     from ..steps import check_app_ref
-    from ..steps.federation import FederationSource, FederationStep, check_name
+    from ..steps.federation import FederationSource, FederationStep
 
     opts = options()
     ref = check_app_ref(app_ref)
-    check_name(name)
+    check_fic_name(name, "--name")
     step = FederationStep(ref, FederationSource(name=name), present=False)
     changes = execute(lambda session: run_steps([step], session, plan=opts.dry_run))
     opts.out.changes(changes, result={"name": name, "id": changes[0].ids.get("id")},

@@ -29,6 +29,7 @@ def register(root: typer.Typer) -> None:
 def _run(app_ref: str, principal: str | None, identity: str | None, rg: str | None, present: bool) -> None:
     from ..engine import run_steps
     from ..errors import usage_error
+    from ..spec.rules import check_identity_ref
     from ..steps import check_app_ref, check_guid
     from ..steps.owners import OwnerStep
 
@@ -40,6 +41,7 @@ def _run(app_ref: str, principal: str | None, identity: str | None, rg: str | No
     if principal:
         step = OwnerStep(ref, check_guid(principal, "an object id", "--principal"), present=present)
     else:
+        check_identity_ref(identity, rg, "--identity")
         step = OwnerStep(ref, identity=identity.strip(), resource_group=rg, present=present)
     changes = execute(lambda session: run_steps([step], session, plan=opts.dry_run))
     c = changes[0]

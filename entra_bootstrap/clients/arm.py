@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, TypeVar
 
-from ..errors import CliError, api_error, auth_error, not_found, usage_error
+from ..errors import CliError, api_error, auth_error, not_found
 from .retry import classify, with_retries
 
 log = logging.getLogger("entra_bootstrap.http")
@@ -36,15 +35,7 @@ MAX_POLL_SECONDS = 60.0
 RG_API_VERSION = "2021-04-01"
 UAMI_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
 
-# NOTE: ARM's naming rule for Microsoft.ManagedIdentity/userAssignedIdentities (resource-name-rules).
-UAMI_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}")
-UAMI_ID = re.compile(r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
-                     r"Microsoft\.ManagedIdentity/userAssignedIdentities/(?P<name>[^/]+)/?", re.I)
-RG_NAME = re.compile(r"[-\w._()]{1,90}")   # NOTE: ARM: 1-90 chars, letters/digits/_-.(), no trailing '.'
-GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
-
-# The least-privilege built-in role for each kind of write (Azure RBAC: "Azure built-in roles";
-# Managed identities: "Managed identity roles" - Managed Identity Operator to assign one).
+# The least-privilege built-in role for each kind of write (Azure built-in roles reference).
 ROLE_VM = "Virtual Machine Contributor"
 ROLE_MI_OPERATOR = "Managed Identity Operator"
 ROLE_MI_CONTRIBUTOR = "Managed Identity Contributor"
@@ -60,22 +51,8 @@ def role_phrase(role: str, attaching: bool = False) -> str:
     return text
 
 
-# --- input validation (pure; runs before any request) ---------------------------------------------
-
-def check_resource_group(name: str) -> str:
-    if not name or not RG_NAME.fullmatch(name) or name.endswith("."):
-        raise usage_error(f"'{name}' is not a valid resource group name", code="BadResourceGroup",
-                          fix="resource group names are 1-90 letters, digits, '_', '-', '.', '(' or ')' "
-                              "and do not end with '.'")
-    return name
-
-
-def check_identity_name(name: str) -> str:
-    if not UAMI_NAME.fullmatch(name or ""):
-        raise usage_error(f"'{name}' is not a valid user-assigned identity name", code="InvalidResourceName",
-                          object=f"user-assigned identity '{name}'",
-                          fix="use 3-128 letters, digits, '-' or '_', starting with a letter or digit")
-    return name
+# --- input validation (pure; runs before any request): the rules of spec/rules.py ----------------
+from ..spec.rules import check_identity_name, check_resource_group, split_identity_ref  # noqa: E402,F401
 
 
 @dataclass(frozen=True)
@@ -98,28 +75,8 @@ class IdentityRef:
 
 def parse_identity_ref(value: str, resource_group: str | None, subscription_id: str) -> IdentityRef:
     """A name (needs ``resource_group``) or a full resource id; exit 2 on anything malformed."""
-    value = (value or "").strip()
-    if value.startswith("/"):
-        m = UAMI_ID.fullmatch(value)
-        if m is None:
-            raise usage_error(f"'{value}' is not a user-assigned identity resource id",
-                              code="MalformedResourceId",
-                              fix="use /subscriptions/SUB/resourceGroups/RG/providers/"
-                                  "Microsoft.ManagedIdentity/userAssignedIdentities/NAME, or a name with -g")
-        if not GUID.fullmatch(m["sub"]):
-            raise usage_error(f"'{m['sub']}' in '{value}' is not a subscription id (a GUID)",
-                              code="MalformedResourceId", fix="copy the id from `identity show` or the portal")
-        check_resource_group(m["rg"])
-        return IdentityRef(m["sub"], m["rg"], check_identity_name(m["name"]))
-    if "/" in value:
-        raise usage_error(f"'{value}' is neither an identity name nor a resource id",
-                          code="MalformedResourceId",
-                          fix="a resource id starts with /subscriptions/; a name has no '/'")
-    check_identity_name(value)
-    if not resource_group:
-        raise usage_error(f"the user-assigned identity '{value}' is named without its resource group",
-                          code="MissingResourceGroup", fix="pass -g RESOURCE_GROUP or the full resource id")
-    return IdentityRef(subscription_id, check_resource_group(resource_group), value)
+    subscription, group, name = split_identity_ref(value, resource_group)
+    return IdentityRef(subscription or subscription_id, group, name)
 
 
 # --- errors -------------------------------------------------------------------------------------

@@ -14,11 +14,10 @@ from typing import Any, Callable, Iterable
 
 from ..clients.graph_ops import PERMISSIONS
 from ..engine import BuildContext, Change, StepKind, is_planned, planned
+from ..spec.rules import SIGN_IN_AUDIENCES  # noqa: F401 - the rule lives in spec/rules.py
 from .lookups import find_application, forget_application, remember_application
 
 KIND = "application"
-SIGN_IN_AUDIENCES = ("AzureADMyOrg", "AzureADMultipleOrgs", "AzureADandPersonalMicrosoftAccount",
-                     "PersonalMicrosoftAccount")
 
 
 def app_ids(app: dict) -> dict[str, str]:

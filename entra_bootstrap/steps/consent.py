@@ -21,38 +21,20 @@ from __future__ import annotations
 from ..clients.graph import GRAPH_APP_ID
 from ..clients.graph_ops import PERMISSIONS
 from ..engine import BuildContext, Change, StepKind, is_planned
-from ..errors import not_found, usage_error
+from ..errors import not_found
+from ..spec.rules import PRIVILEGED_GRAPH_ROLES, check_privileged_roles  # noqa: F401 - the rule
 from . import api_app_id
 from .lookups import find_service_principal, require_application, resource_service_principal
 from .application import app_name, app_parts
 from .permissions import Permission, entry_of, resolve
-
-# Each of these lets its holder grant itself any other permission or role, or impersonate anyone.
-PRIVILEGED_GRAPH_ROLES = frozenset({
-    "RoleManagement.ReadWrite.Directory", "RoleAssignmentSchedule.ReadWrite.Directory",
-    "RoleEligibilitySchedule.ReadWrite.Directory", "RoleManagementPolicy.ReadWrite.Directory",
-    "Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All",
-    "DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All", "Domain.ReadWrite.All",
-    "Policy.ReadWrite.PermissionGrant", "Policy.ReadWrite.ConditionalAccess",
-    "Policy.ReadWrite.AuthenticationMethod", "UserAuthenticationMethod.ReadWrite.All",
-    "PrivilegedAccess.ReadWrite.AzureADGroup", "PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup",
-    "PrivilegedEligibilitySchedule.ReadWrite.AzureADGroup", "IdentityProvider.ReadWrite.All",
-    "Organization.ReadWrite.All",
-})
 
 ROLE_KIND = "appRoleAssignment"
 GRANT_KIND = "oauth2PermissionGrant"
 
 
 def check_privileged(perms: list[Permission], allow: bool) -> None:
-    bad = sorted(p.name for p in perms
-                 if p.api_app_id == GRAPH_APP_ID and p.type == "Role" and p.name in PRIVILEGED_GRAPH_ROLES)
-    if bad and not allow:
-        raise usage_error(f"refusing to consent to privileged Microsoft Graph application permission"
-                          f"{'s' if len(bad) > 1 else ''} {', '.join(bad)}: each lets the app take "
-                          "over the tenant", code="PrivilegedPermission",
-                          fix="request a narrower permission, or pass --allow-privileged if this is "
-                              "really intended")
+    check_privileged_roles([p.name for p in perms if p.api_app_id == GRAPH_APP_ID and p.type == "Role"],
+                           allow)
 
 
 class ConsentStep:
@@ -279,24 +261,6 @@ def _steps(spec, ctx: BuildContext):
         present=ctx.present))
 
 
-async def _check(spec, session) -> None:
-    """Consent to a privileged Graph role (named in the file) is refused before any write; the fix
-    names the file's key, not the flag of ``consent grant``."""
-    from dataclasses import replace
-
-    from ..errors import CliError
-
-    for app in spec.apps:
-        if app.consent and not app.allow_privileged:
-            try:
-                check_privileged([Permission(GRAPH_APP_ID, "Role", "", name) for p in app.permissions
-                                  if p.is_graph for name in p.roles], False)
-            except CliError as err:
-                raise replace(err, object=f"app '{app.unique_name}' in {spec.path}",
-                              fix="request a narrower permission, or set allow_privileged = true in "
-                                  "this [[app]] entry if this is really intended") from None
-
-
-STEP = StepKind(ROLE_KIND, section="app.consent", steps=_steps, phase=1, down_phase=2, check=_check,
+STEP = StepKind(ROLE_KIND, section="app.consent", steps=_steps, phase=1, down_phase=2,
                 labels={ROLE_KIND: "permission consented", GRANT_KIND: "delegated permission consented"},
                 needs=(PERMISSIONS["appRoleAssignment"], PERMISSIONS["oauth2PermissionGrant"]))

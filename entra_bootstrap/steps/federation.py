@@ -1,167 +1,43 @@
 """Federated identity credentials of the application, upserted by name.
 
-Sources and what they become (Microsoft Graph: federatedIdentityCredential resource type;
-Microsoft Entra: "Workload identity federation"):
-
-    managed identity   issuer {login}/{tenant}/v2.0, subject = its principal id, audience per cloud
-    --github O/R       issuer https://token.actions.githubusercontent.com, subject
-                       repo:O/R:ref:refs/heads/B | :environment:E | :ref:refs/tags/T | :pull_request
-    --kubernetes       issuer = the cluster's OIDC issuer URL (as given: the trailing slash counts),
-                       subject system:serviceaccount:NS:SA
-    --azure-devops / --issuer + --subject   as given (an Azure DevOps subject is opaque)
+What a credential trusts, its checks, its issuer/subject and its default name come from its
+source (spec/sources.py: managed identity, GitHub, Kubernetes, Azure DevOps, any issuer); only
+the managed identity's issuer and subject are resolved here, from Azure: issuer
+{login}/{tenant}/v2.0 of the cloud, subject = the identity's principal id (Microsoft Graph:
+federatedIdentityCredential resource type).
 
 The audience is the cloud's token-exchange audience unless ``--audience`` says otherwise.
 Upsert: ``upsert_fic`` (Microsoft Graph: Create federatedIdentityCredential, upserted by name).
-Before writing, the credentials are read once: a
-credential with the same issuer and subject under another name is reported (adopted when the
-name was derived, an error when the user chose the name - Graph would refuse the pair), the
-20-per-app limit is checked, and a derived name already used for another issuer/subject is an
-error (it would overwrite someone else's credential). A system-assigned identity is refused
-before any write (``check_managed_identity_ref``, then steps/lookups.py).
+Before writing, the credentials are read once: a credential with the same issuer and subject under
+another name is reported (adopted when the name was derived, an error when the user chose the name
+- Graph would refuse the pair), the 20-per-app limit is checked, and a derived name already used
+for another issuer/subject is an error (it would overwrite someone else's credential). A
+system-assigned identity is refused before any write (``check_managed_identity_ref``, then
+steps/lookups.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import replace
 
 from ..spec import FederationSpec
+from ..spec.rules import MAX_FEDERATED_CREDENTIALS, RuleError, check_credential_count
+from ..spec.sources import GITHUB_ISSUER, default_name, static_issuer_subject, validate  # noqa: F401
 
 from ..clients.graph_ops import PERMISSIONS
 from ..engine import BuildContext, Change, StepKind, is_planned
-from ..errors import api_error, usage_error
+from ..errors import api_error
 from . import check_managed_identity_ref, is_guid
-from .common import app_label, identity_label
+from .common import app_label
 from .lookups import require_application, resolve_managed_identity
 from .application import app_name, app_parts
 
 KIND = "federatedIdentityCredential"
-MAX_PER_APP = 20
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,119}$")
-GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
-GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
-K8S_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+MAX_PER_APP = MAX_FEDERATED_CREDENTIALS
 
-
-# What the credential trusts (exactly one kind is set): the bootstrap file's record, also built
-# from the flags of `federation add`.
+# What the credential trusts (its source's keys): the bootstrap file's record, also built from
+# the flags of `federation add`.
 FederationSource = FederationSpec
-
-
-def _bad(message: str, fix: str, code: str = "BadFederation"):
-    return usage_error(message, code=code, fix=fix)
-
-
-def check_name(name: str) -> None:
-    if not NAME_RE.match(name or ""):
-        raise _bad(f"--name '{name}' breaks the federated credential naming rules", code="InvalidName",
-                   fix="use 3-120 characters: letters, digits, '-' and '_', starting with a letter or digit")
-
-
-def _https(value: str, what: str) -> None:
-    if not value.startswith("https://") or len(value) > 600 or " " in value:
-        raise _bad(f"{what} '{value}' is not an https:// URL of at most 600 characters",
-                   fix=f"give the {what} as https://...")
-
-
-def validate(src: FederationSource) -> None:
-    """Every offline check, before any request (exit 2)."""
-    kinds = [k for k, on in (("--managed-identity", src.managed_identity), ("--github", src.github),
-                             ("--kubernetes", src.kubernetes_issuer), ("--azure-devops", src.azure_devops))
-             if on]
-    if len(kinds) > 1:
-        raise _bad(f"{' and '.join(kinds)} cannot be combined", fix="give one source per credential")
-    if src.name is not None:
-        check_name(src.name)
-    if src.audience is not None and (not src.audience.strip() or len(src.audience) > 600):
-        raise _bad("--audience is empty or longer than 600 characters", fix="give one audience value")
-    if src.description is not None and len(src.description) > 600:
-        raise _bad("--description is longer than 600 characters", fix="shorten it")
-    if src.managed_identity:
-        if src.issuer or src.subject:
-            raise _bad("--managed-identity sets the issuer and subject itself",
-                       fix="drop --issuer/--subject")
-        check_managed_identity_ref(src.managed_identity)
-        ref = src.managed_identity.strip()
-        if not ref.startswith("/") and not is_guid(ref) and not src.resource_group:
-            raise _bad(f"the user-assigned identity '{ref}' is named without its resource group",
-                       code="MissingResourceGroup", fix="pass -g RESOURCE_GROUP, or the identity's "
-                                                        "resource id or principal id")
-        return
-    if src.github:
-        if not GITHUB_REPO_RE.match(src.github):
-            raise _bad(f"--github '{src.github}' is not OWNER/REPO", fix="e.g. --github contoso/infra")
-        picks = [k for k, on in (("--branch", src.branch), ("--environment", src.environment),
-                                 ("--tag", src.tag), ("--pull-request", src.pull_request)) if on]
-        if len(picks) != 1:
-            raise _bad("--github needs exactly one of --branch, --environment, --tag, --pull-request"
-                       + (f" (got {', '.join(picks)})" if picks else ""),
-                       fix="e.g. --github contoso/infra --branch main")
-        return
-    if src.kubernetes_issuer:
-        _https(src.kubernetes_issuer, "--issuer")
-        for value, opt in ((src.namespace, "--namespace"), (src.service_account, "--service-account")):
-            if not value or not K8S_NAME_RE.match(value) or len(value) > 253:
-                raise _bad(f"{opt} '{value or ''}' is not a Kubernetes name",
-                           fix=f"give {opt} as lower-case letters, digits, '-' and '.'")
-        return
-    if not src.issuer or not src.subject:
-        what = "--azure-devops" if src.azure_devops else "a credential"
-        raise _bad(f"{what} needs --issuer and --subject",
-                   fix="or use --managed-identity, --github or --kubernetes")
-    _https(src.issuer, "--issuer")
-    if len(src.subject) > 600 or not src.subject.strip():
-        raise _bad("--subject is empty or longer than 600 characters", fix="give the exact subject")
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-_")
-
-
-def _fit(name: str, seed: str) -> str:
-    name = _slug(name)
-    if len(name) < 3:
-        name = (name + "-fic").lstrip("-")
-    if len(name) > 120:
-        digest = hashlib.sha256(seed.encode()).hexdigest()[:10]
-        name = name[:109].rstrip("-_") + "-" + digest
-    if not name[0].isalnum():
-        name = "f" + name
-    return name
-
-
-def default_name(src: FederationSource) -> str:
-    """The deterministic name used when --name is not given (documented in README)."""
-    if src.managed_identity:
-        ident = identity_label(src.managed_identity)
-        return _fit(ident if not is_guid(ident) else f"mi-{ident}", ident)
-    if src.github:
-        owner_repo = src.github.replace("/", "-")
-        which = (f"branch-{src.branch}" if src.branch else f"env-{src.environment}" if src.environment
-                 else f"tag-{src.tag}" if src.tag else "pull-request")
-        return _fit(f"github-{owner_repo}-{which}", f"{src.github}:{which}")
-    if src.kubernetes_issuer:
-        digest = hashlib.sha256(src.kubernetes_issuer.encode()).hexdigest()[:8]
-        return _fit(f"k8s-{src.namespace}-{src.service_account}-{digest}",
-                    f"{src.kubernetes_issuer}|{src.namespace}|{src.service_account}")
-    digest = hashlib.sha256(f"{src.issuer}\n{src.subject}".encode()).hexdigest()[:16]
-    return f"{'ado' if src.azure_devops else 'fic'}-{digest}"
-
-
-def static_issuer_subject(src: FederationSource) -> tuple[str, str] | None:
-    """Issuer and subject of every kind but managed identity (which needs Azure)."""
-    if src.github:
-        base = f"repo:{src.github}"
-        subject = (f"{base}:ref:refs/heads/{src.branch}" if src.branch else
-                   f"{base}:environment:{src.environment}" if src.environment else
-                   f"{base}:ref:refs/tags/{src.tag}" if src.tag else f"{base}:pull_request")
-        return GITHUB_ISSUER, subject
-    if src.kubernetes_issuer:
-        return src.kubernetes_issuer, f"system:serviceaccount:{src.namespace}:{src.service_account}"
-    if src.issuer and src.subject:
-        return src.issuer, src.subject
-    return None
 
 
 def fic_ids(fic: dict, app: dict) -> dict[str, str]:
@@ -220,13 +96,14 @@ class FederationStep:
         if twin is not None:
             return self._twin(label, twin, mine)
         if mine is None:
-            if len(fics) >= MAX_PER_APP:
+            try:
+                check_credential_count(len(fics) + 1)
+            except RuleError as err:
                 raise api_error(f"application '{app_name(self.app, self.app_ref)}' already has "
                                 f"{len(fics)} federated identity credentials, the most an application "
-                                "can hold", code="TooManyFederatedIdentityCredentials",
+                                "can hold", code=err.code,
                                 object=app_label(app_name(self.app, self.app_ref)), status=None,
-                                fix="remove one you no longer need (entra-bootstrap federation list / "
-                                    "remove), or use another application")
+                                fix=err.fix) from None
             return [Change(KIND, label, "create", fic_ids(wanted, self.app), reason="does not exist",
                            after=wanted)]
         self.current = mine
@@ -267,7 +144,7 @@ class FederationStep:
                            reason=f"the same issuer and subject exist under the name '{twin['name']}'")]
         self.body["name"] = twin["name"]
         return [Change(KIND, twin_label, "update", fic_ids(twin, self.app), fields=differs,
-                       reason=f"existing credential with this issuer and subject; "
+                       reason="existing credential with this issuer and subject; "
                               + "; ".join(f"{k}: {twin.get(k)!r} -> {self.body[k]!r}" for k in differs),
                        after=self.body)]
 

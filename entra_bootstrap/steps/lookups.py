@@ -13,15 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..clients.arm import GUID, IdentityRef, arm, parse_identity_ref
+from ..clients.arm import IdentityRef, arm, parse_identity_ref
 from ..clients.retry import wait_for_consistency
 from ..engine import is_planned
 from ..errors import not_found, usage_error
+from ..spec.rules import is_guid
 from .common import SYSTEM_ASSIGNED_EXPLANATION, SYSTEM_ASSIGNED_TYPES, app_label, identity_label, resource_type
-
-
-def _is_guid(value: str) -> bool:
-    return bool(GUID.fullmatch(value or ""))
 
 
 # --- applications ------------------------------------------------------------------------------
@@ -33,7 +30,7 @@ async def find_application(session, ref: str, *, retry: bool = True) -> dict | N
     ops = session.graph_ops
 
     async def read() -> dict | None:
-        if _is_guid(ref):
+        if is_guid(ref):
             app = await ops.get_application_by_app_id(ref)
             if app is None:
                 app = await ops.get_application(ref)
@@ -66,7 +63,7 @@ async def require_application(session, ref: str) -> dict:
     app = await find_application(session, ref)
     if app is None:
         raise not_found(f"no application '{ref}' (looked up by "
-                        f"{'client id and object id' if _is_guid(ref) else 'unique name'})",
+                        f"{'client id and object id' if is_guid(ref) else 'unique name'})",
                         code="ApplicationNotFound", object=app_label(ref),
                         fix=f"create it with `entra-bootstrap app create {ref}` or give its client id, "
                             "object id or unique name")
@@ -184,7 +181,7 @@ async def resolve_managed_identity(session, value: str, resource_group: str | No
     ``for_federation``; the offline checks of ``value`` (``check_managed_identity_ref``) are the
     caller's, before any request.
     """
-    if _is_guid(value):
+    if is_guid(value):
         return await _identity_by_principal_id(session, value.lower(), for_federation)
     ref = parse_identity_ref(value, resource_group, session.subscription_id)
     body = await find_user_assigned_identity(session, ref, missing_ok=True)

@@ -19,7 +19,8 @@ from ..clients.graph import GRAPH_APP_ID
 from ..clients.graph_ops import PERMISSIONS
 from ..engine import BuildContext, Change, StepKind, is_planned
 from ..errors import usage_error
-from . import api_app_id, is_guid, looks_like_guid
+from ..spec.rules import check_permission_ref
+from . import api_app_id, is_guid
 from .lookups import remember_application, require_application, resource_service_principal
 from .application import app_name, app_parts
 
@@ -49,11 +50,7 @@ def check_offline(api_app_id: str, roles: list[str], scopes: list[str]) -> None:
     """Before any request: malformed GUIDs, and (Microsoft Graph) names not in the catalog."""
     for kind, values in (("Role", roles), ("Scope", scopes)):
         for value in values:
-            if not is_guid(value) and looks_like_guid(value):
-                raise usage_error(f"{_option(kind)} '{value}' looks like a permission id but is not a "
-                                  "valid GUID", code="MalformedGuid",
-                                  fix="give the permission's name (e.g. User.Read.All) or its id as "
-                                      "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
+            check_permission_ref(value, _option(kind))
     if api_app_id != GRAPH_APP_ID:
         return
     from ..permissions_catalog import graph_permissions
