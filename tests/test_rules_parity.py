@@ -315,6 +315,13 @@ def test_privileged_graph_roles(env, tmp_path):
     assert env.requests() == []
 
 
+def test_one_graph_app_id():
+    from entra_bootstrap.clients.graph import GRAPH_APP_ID
+    from entra_bootstrap.spec.rules import GRAPH_APP_ID as RULES_GRAPH_APP_ID
+
+    assert RULES_GRAPH_APP_ID == GRAPH_APP_ID
+
+
 def test_the_file_sends_the_canonical_sign_in_audience_and_cloud():
     spec = parse_spec('cloud = "Public"\n[[app]]\nunique_name = "x"\nsign_in_audience = "azureadmyorg"\n',
                       "parity.toml", KNOWN, NAMES)

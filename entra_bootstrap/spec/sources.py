@@ -24,13 +24,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Optional
 
 from . import rules
 from .model import SOURCE_KEYS, FederationSpec
 from .rules import RuleError
 
-Found = tuple["str | None", RuleError]        # (the key concerned or None for the entry, the verdict)
+Found = tuple[Optional[str], RuleError]        # (the key concerned or None for the entry, the verdict)
 
 
 @dataclass(frozen=True)
