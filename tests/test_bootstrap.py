@@ -444,3 +444,51 @@ def test_two_identities_attached_to_the_same_targets(env, tmp_path):
     for suffix in (VM_ID_SUFFIX, "/mycontainergroup"):
         target = next(v for k, v in resources.items() if k.endswith(suffix))
         assert not (target.get("identity") or {}).get("userAssignedIdentities"), suffix
+
+
+def test_gitlab_federations_in_a_file_plan_up_verify_and_run_twice(env, tmp_path):
+    emu = env
+    path = tmp_path / "gitlab.toml"
+    path.write_text("""
+[[app]]
+unique_name = "gitlab-deployer"
+
+  [[app.federation]]
+  name = "gitlab-main"
+  gitlab = "platform/infra/deploy"
+  branch = "main"
+
+  [[app.federation]]
+  name = "gitlab-release-tags"
+  gitlab = "platform/infra/deploy"
+  tag = "v1.0.0"
+  gitlab_url = "https://gitlab.example.com/"
+""")
+    plan = cli_json("plan", "-f", path)
+    assert [c["kind"] for c in plan["plan"] if c["symbol"] == "+"].count("federatedIdentityCredential") == 2
+    assert emu.writes() == []
+    up = cli_json("up", "-f", path)
+    assert "created" in {c["outcome"] for c in up["changes"]}
+    fics = {f["name"]: f for fl in emu.state()["graph"]["federatedIdentityCredentials"].values() for f in fl}
+    assert (fics["gitlab-main"]["issuer"], fics["gitlab-main"]["subject"]) == (
+        "https://gitlab.com", "project_path:platform/infra/deploy:ref_type:branch:ref:main")
+    assert (fics["gitlab-release-tags"]["issuer"], fics["gitlab-release-tags"]["subject"]) == (
+        "https://gitlab.example.com", "project_path:platform/infra/deploy:ref_type:tag:ref:v1.0.0")
+    emu.clear_requests()
+    again = cli_json("up", "-f", path)
+    assert {c["outcome"] for c in again["changes"]} == {"unchanged"} and emu.writes() == []
+    checks = cli_json("verify", "-f", path)
+    assert checks["passed"] is True
+    assert emu.writes() == []
+
+
+def test_a_bad_gitlab_entry_is_refused_before_any_request(env, tmp_path):
+    emu = env
+    path = tmp_path / "bad-gitlab.toml"
+    path.write_text('[[app]]\nunique_name = "a"\n[[app.federation]]\nname = "gitlab-bad"\ngitlab = "solo"\n'
+                    'branch = "main"\ntag = "v1"\ngitlab_url = "http://gitlab.example.com"\n')
+    doc = cli_json("up", "-f", path, code=2)
+    assert [(p["key"], p["code"]) for p in doc["error"]["problems"]] == [
+        ("app[0].federation[0].gitlab", "BadFederation"), ("app[0].federation[0].gitlab_url", "BadFederation"),
+        ("app[0].federation[0]", "BadFederation")]
+    assert emu.requests() == []

@@ -168,3 +168,46 @@ def test_federation_for_missing_app_and_bad_sources(env):
     cli("federation", "add", "--app", "ghost", "--issuer", "http://plain", "--subject", "s", code=2)
     cli("federation", "add", "--app", "ghost", "--managed-identity", "tf-mi", code=2)   # no -g
     assert graph_writes(env) == []
+
+
+GITLAB = "https://gitlab.com"
+
+
+def test_federation_add_gitlab_branch_tag_nested_groups_and_self_managed(env):
+    make_app()
+    cases = [
+        (["--gitlab", "mygroup/myproject", "--branch", "main"], GITLAB,
+         "project_path:mygroup/myproject:ref_type:branch:ref:main", "gitlab-mygroup-myproject-branch-main"),
+        (["--gitlab", "mygroup/myproject", "--tag", "v1.2"], GITLAB,
+         "project_path:mygroup/myproject:ref_type:tag:ref:v1.2", "gitlab-mygroup-myproject-tag-v1-2"),
+        (["--gitlab", "group/sub/project", "--branch", "release/1"], GITLAB,
+         "project_path:group/sub/project:ref_type:branch:ref:release/1", "gitlab-group-sub-project-branch-release-1"),
+        (["--gitlab", "mygroup/myproject", "--branch", "main", "--gitlab-url", "https://gitlab.example.com/"],
+         "https://gitlab.example.com", "project_path:mygroup/myproject:ref_type:branch:ref:main", None),
+    ]
+    for args, issuer, subject, name in cases:
+        first, _ = twice(env, "federation", "add", "--app", "my-app", *args)
+        assert outcomes(first) == ["created"]
+        ids = first["changes"][0]["ids"]
+        assert (ids["issuer"], ids["subject"]) == (issuer, subject)
+        if name:
+            assert first["result"]["name"] == name
+    fics = _fics(env)
+    assert len(fics) == len(cases) and len({f["name"] for f in fics}) == len(cases)
+    self_managed = next(f for f in fics if f["issuer"] == "https://gitlab.example.com")
+    assert self_managed["name"].startswith("gitlab-mygroup-myproject-branch-main-")   # + hash of the URL
+    assert {tuple(f["audiences"]) for f in fics} == {("api://AzureADTokenExchange",)}
+    removed, _ = twice(env, "federation", "remove", "--app", "my-app", "--name", "gitlab-mygroup-myproject-tag-v1-2")
+    assert outcomes(removed) == ["deleted"]
+
+
+def test_federation_add_gitlab_bad_input_is_exit_2_before_any_request(env):
+    for args in (["--gitlab", "no-group"], ["--gitlab", "g/p"], ["--gitlab", "g/p", "--branch", "m", "--tag", "t"],
+                 ["--gitlab", "-g/p", "--branch", "m"], ["--gitlab", "g/p.git", "--branch", "m"],
+                 ["--gitlab", "g/p", "--branch", "m", "--gitlab-url", "http://gitlab.example.com"],
+                 ["--gitlab", "g/p", "--environment", "prod"], ["--gitlab", "g/p", "--pull-request"],
+                 ["--gitlab", "g/p", "--branch", "m", "--github", "o/r"],
+                 ["--gitlab-url", "https://gitlab.example.com", "--issuer", "https://i", "--subject", "s"]):
+        res = cli("federation", "add", "--app", "my-app", *args, code=2)
+        assert "BadFederation" in res.stderr, args
+    assert env.requests() == []

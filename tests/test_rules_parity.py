@@ -78,6 +78,26 @@ FEDERATION_ROWS = [
     fed([*ANY, "--branch", "main"], "BadFederation", "branch-without-github", **ANY_KEYS, branch="main"),
     fed([*GH, "--branch", "m", *ANY], "BadFederation", "github-with-issuer",
         github="contoso/infra", branch="m", **ANY_KEYS),
+    # GitLab
+    fed(["--gitlab", "mygroup/myproject", "--branch", "main"], None, "gitlab-branch",
+        gitlab="mygroup/myproject", branch="main"),
+    fed(["--gitlab", "group/sub/project", "--tag", "v1"], None, "gitlab-nested-tag",
+        gitlab="group/sub/project", tag="v1"),
+    fed(["--gitlab", "g/p", "--branch", "m", "--gitlab-url", "https://gitlab.example.com/"], None,
+        "gitlab-self-managed", gitlab="g/p", branch="m", gitlab_url="https://gitlab.example.com/"),
+    fed(["--gitlab", "solo", "--branch", "m"], "BadFederation", "gitlab-no-group", gitlab="solo", branch="m"),
+    fed(["--gitlab", "g/p.git", "--branch", "m"], "BadFederation", "gitlab-dot-git", gitlab="g/p.git", branch="m"),
+    fed(["--gitlab", "g/p"], "BadFederation", "gitlab-without-ref", gitlab="g/p"),
+    fed(["--gitlab", "g/p", "--branch", "m", "--tag", "t"], "BadFederation", "gitlab-two-refs",
+        gitlab="g/p", branch="m", tag="t"),
+    fed(["--gitlab", "g/p", "--environment", "prod"], "BadFederation", "gitlab-environment",
+        gitlab="g/p", environment="prod"),
+    fed(["--gitlab", "g/p", "--branch", "m", "--gitlab-url", "http://gitlab.example.com"], "BadFederation",
+        "gitlab-url-not-https", gitlab="g/p", branch="m", gitlab_url="http://gitlab.example.com"),
+    fed(["--gitlab", "g/p", "--branch", "m", *GH], "BadFederation", "gitlab-and-github",
+        gitlab="g/p", branch="m", github="contoso/infra"),
+    fed([*ANY, "--gitlab-url", "https://gitlab.example.com"], "BadFederation", "gitlab-url-without-gitlab",
+        **ANY_KEYS, gitlab_url="https://gitlab.example.com"),
     # Kubernetes
     fed([*K8S, "--namespace", "apps", "--service-account", "web"], None, "k8s",
         **K8S_KEYS, namespace="apps", service_account="web"),
@@ -313,6 +333,13 @@ def test_privileged_graph_roles(env, tmp_path):
     doc = cli_json("up", "-f", path, code=2)              # refused before the app is even created
     assert {p["code"] for p in doc["error"]["problems"]} == {"PrivilegedPermission"}
     assert env.requests() == []
+
+
+def test_one_graph_app_id():
+    from entra_bootstrap.clients.graph import GRAPH_APP_ID
+    from entra_bootstrap.spec.rules import GRAPH_APP_ID as RULES_GRAPH_APP_ID
+
+    assert RULES_GRAPH_APP_ID == GRAPH_APP_ID
 
 
 def test_the_file_sends_the_canonical_sign_in_audience_and_cloud():

@@ -149,3 +149,16 @@ def test_issuer_and_subject_per_source():
     assert static_issuer_subject(FederationSource(kubernetes_issuer="https://k/", namespace="n",
                                                   service_account="s")) == ("https://k/", "system:serviceaccount:n:s")
     assert static_issuer_subject(FederationSource(managed_identity="x", resource_group="rg")) is None
+
+
+def test_gitlab_source_issuer_subject_and_default_name():
+    src = FederationSource(gitlab="group/sub/project", tag="v1")
+    validate(src)
+    assert static_issuer_subject(src) == ("https://gitlab.com", "project_path:group/sub/project:ref_type:tag:ref:v1")
+    assert default_name(src) == "gitlab-group-sub-project-tag-v1"
+    other = FederationSource(gitlab="group/sub/project", tag="v1", gitlab_url="https://gitlab.example.com/")
+    assert static_issuer_subject(other)[0] == "https://gitlab.example.com"
+    assert default_name(other) != default_name(src) and default_name(other) == default_name(other)
+    for bad in (FederationSource(gitlab="g/p"), FederationSource(gitlab="g", branch="m"),
+                FederationSource(gitlab="g/p", branch="m", pull_request=True)):
+        assert _exit(validate, bad).code == "BadFederation", bad

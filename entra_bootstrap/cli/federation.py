@@ -34,6 +34,12 @@ def add(
     environment: Annotated[Optional[str], typer.Option("--environment", rich_help_panel="Sources")] = None,
     tag: Annotated[Optional[str], typer.Option("--tag", rich_help_panel="Sources")] = None,
     pull_request: Annotated[bool, typer.Option("--pull-request", rich_help_panel="Sources")] = False,
+    gitlab: Annotated[Optional[str], typer.Option(
+        "--gitlab", metavar="GROUP/PROJECT", rich_help_panel="Sources",
+        help="GitLab CI/CD of this project (nested groups too), with --branch or --tag.")] = None,
+    gitlab_url: Annotated[Optional[str], typer.Option(
+        "--gitlab-url", metavar="URL", rich_help_panel="Sources",
+        help="A self-managed GitLab instance (the issuer). Default: https://gitlab.com.")] = None,
     azure_devops: Annotated[bool, typer.Option(
         "--azure-devops", rich_help_panel="Sources",
         help="An Azure DevOps service connection (give its --issuer and --subject).")] = False,
@@ -61,7 +67,7 @@ def add(
     src = FederationSource(
         name=name, managed_identity=managed_identity, resource_group=resource_group, github=github,
         branch=branch, environment=environment, tag=tag, pull_request=pull_request,
-        kubernetes_issuer=(issuer or "") if kubernetes else None, namespace=namespace,
+        gitlab=gitlab, gitlab_url=gitlab_url, kubernetes_issuer=(issuer or "") if kubernetes else None, namespace=namespace,
         service_account=service_account, azure_devops=azure_devops,
         issuer=None if kubernetes else issuer, subject=subject, audience=audience, description=description)
     validate(src)

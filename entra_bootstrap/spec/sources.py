@@ -11,12 +11,15 @@ cli/federation.py).
                        by steps/federation.py: ``issuer_subject`` is None)
     github O/R         issuer https://token.actions.githubusercontent.com, subject
                        repo:O/R:ref:refs/heads/B | :environment:E | :ref:refs/tags/T | :pull_request
+    gitlab G/P         issuer https://gitlab.com (or gitlab_url, no trailing slash), subject
+                       project_path:G/P:ref_type:branch:ref:B | ...:ref_type:tag:ref:T
     kubernetes         issuer = the cluster's OIDC issuer URL (as given: the trailing slash counts),
                        subject system:serviceaccount:NS:SA
     azure devops / issuer + subject   as given (an Azure DevOps subject is opaque)
 
 (Microsoft Graph: federatedIdentityCredential resource type; GitHub: OpenID Connect reference;
-Kubernetes: service account token issuer discovery.)
+GitLab: OpenID Connect (OIDC) authentication using ID tokens - token payload; Kubernetes: service
+account token issuer discovery.)
 """
 
 from __future__ import annotations
@@ -24,13 +27,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Optional
 
 from . import rules
 from .model import SOURCE_KEYS, FederationSpec
 from .rules import RuleError
 
-Found = tuple["str | None", RuleError]        # (the key concerned or None for the entry, the verdict)
+Found = tuple[Optional[str], RuleError]        # (the key concerned or None for the entry, the verdict)
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,56 @@ class GitHub(Source):
         which = (f"branch-{fed.branch}" if fed.branch else f"env-{fed.environment}" if fed.environment
                  else f"tag-{fed.tag}" if fed.tag else "pull-request")
         return fit(f"github-{owner_repo}-{which}", f"{fed.github}:{which}")
+
+
+GITLAB_URL = "https://gitlab.com"
+# GitLab: reserved project and group names / path rules: letters, digits, '_', '-' and '.', not
+# starting with '-' or '.', not ending with '.', '.git' or '.atom'; groups may be nested.
+_GITLAB_SEGMENT = r"(?![^/]*\.(?:git|atom)(?:/|$))[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_-])?"
+GITLAB_PROJECT_RE = re.compile(rf"^{_GITLAB_SEGMENT}(?:/{_GITLAB_SEGMENT})+$")
+check_gitlab_project = rules.pattern(
+    "BadFederation", GITLAB_PROJECT_RE, "GROUP/PROJECT", "groups (nested ones too) and a project of "
+    "letters, digits, '_', '-' and '.', not starting with '-' or '.', not ending with '.', '.git' or "
+    "'.atom'", "e.g. mygroup/myproject or mygroup/subgroup/myproject", max_length=rules.FIC_FIELD_MAX)
+
+
+@register
+class GitLab(Source):
+    kind = "gitlab"
+    trigger = "gitlab"
+    flag = "--gitlab"
+    keys = (Key("gitlab", "--gitlab"), Key("branch", "--branch"), Key("tag", "--tag"),
+            Key("gitlab_url", "--gitlab-url"))
+    WHICH = ("branch", "tag")
+
+    def check(self, fed, names):
+        found = attempt("gitlab", check_gitlab_project, fed.gitlab, names.option("gitlab"))
+        if fed.gitlab_url is not None:
+            found += attempt("gitlab_url", rules.check_https_url, fed.gitlab_url, names.option("gitlab_url"),
+                             "GitLab instance's URL")
+        picks = [k for k in self.WHICH if fed.get(k) is not None]
+        if len(picks) != 1:
+            got = f" (got {', '.join(names.set(k) for k in picks)})" if picks else ""
+            found.append(bad(None, f"a gitlab credential needs exactly one of {names.one_of(self.WHICH)}"
+                                   + got, "e.g. " + ("--gitlab mygroup/myproject --branch main" if names.flags
+                                                     else 'gitlab = "mygroup/myproject" and branch = "main"')))
+        return found
+
+    def usage(self, names):
+        return f"{names.source(self)} (with {names.one_of(self.WHICH)})"
+
+    def _url(self, fed) -> str:
+        return (fed.gitlab_url or GITLAB_URL).rstrip("/")
+
+    def issuer_subject(self, fed):
+        ref_type, ref = ("branch", fed.branch) if fed.branch else ("tag", fed.tag)
+        return self._url(fed), f"project_path:{fed.gitlab}:ref_type:{ref_type}:ref:{ref}"
+
+    def default_name(self, fed):
+        which = f"branch-{fed.branch}" if fed.branch else f"tag-{fed.tag}"
+        url = self._url(fed)
+        host = "" if url == GITLAB_URL else "-" + hashlib.sha256(url.encode()).hexdigest()[:8]
+        return fit(f"gitlab-{fed.gitlab.replace('/', '-')}-{which}{host}", f"{url}|{fed.gitlab}:{which}")
 
 
 @register
