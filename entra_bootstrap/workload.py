@@ -164,7 +164,7 @@ def _network_reason(exc: BaseException) -> str:
 class MetadataEndpoint:
     """The managed identity endpoint of this machine (see the module docstring)."""
 
-    TIMEOUT = 10.0
+    TIMEOUT = 5.0
     NETWORK_ATTEMPTS = 3
 
     def __init__(self, cloud: Cloud, identity_client_id: str | None = None,
@@ -244,7 +244,10 @@ class MetadataEndpoint:
             from .clients.auth import decode_claims
 
             claims = decode_claims(token)
-            expires_on = int(float(doc.get("expires_on") or claims.get("exp") or time.time() + 3600))
+            try:
+                expires_on = int(float(doc.get("expires_on")))
+            except (TypeError, ValueError):     # absent, or an older API's date text
+                expires_on = int(claims.get("exp") or time.time() + 3600)
             issued = int(claims.get("iat") or doc.get("not_before") or time.time())
             return IdentityToken(token, expires_on, issued, doc.get("client_id") or claims.get("appid"))
         message = " ".join(str(doc.get("error_description") or doc.get("message") or doc.get("error")
@@ -640,9 +643,51 @@ def _terminal_foreground() -> bool:
     return False
 
 
-def run_command(argv: list[str], env: dict[str, str]) -> int:
-    """Run COMMAND with ``env``, forward signals to it, return its exit code (128+N if signal N
-    ended it, as shells report it)."""
+class SignalForwarder:
+    """Catches the forwarded signals from ``__enter__`` on (so none ends ``exec`` before its clean-up)
+    and passes them to the child once it runs; a signal that came before the child started is
+    delivered when it starts. SIGINT/SIGQUIT are not passed on when this process group is the
+    terminal's foreground group: the terminal already sent them to COMMAND, and a second one would
+    be read as "interrupt twice" (Terraform then exits at once instead of shutting down cleanly)."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.pending: list[int] = []
+        self._previous: dict = {}
+
+    def _handle(self, signum, _frame) -> None:
+        if signum in (getattr(signal, "SIGINT", None), getattr(signal, "SIGQUIT", None)) and _terminal_foreground():
+            return
+        if self.proc is None:
+            self.pending.append(signum)
+            return
+        try:
+            self.proc.send_signal(signum)
+        except ProcessLookupError:
+            pass
+
+    def attach(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        for signum in self.pending:
+            self._handle(signum, None)
+        self.pending.clear()
+
+    def __enter__(self) -> "SignalForwarder":
+        for sig in FORWARDED:
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except (ValueError, OSError):       # not the main thread, or not catchable
+                pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def run_command(argv: list[str], env: dict[str, str], forwarder: SignalForwarder) -> int:
+    """Run COMMAND with ``env`` (signals passed on by ``forwarder``); its exit code, or 128+N if
+    signal N ended it, as shells report it."""
     try:
         proc = subprocess.Popen(argv, env=env)
     except FileNotFoundError:
@@ -651,31 +696,8 @@ def run_command(argv: list[str], env: dict[str, str]) -> int:
     except PermissionError:
         raise CliError(f"command not executable: {argv[0]}", code="CommandNotExecutable",
                        fix=f"chmod +x {argv[0]}", exit_code=126) from None
-
-    def forward(signum, _frame):
-        if signum in (getattr(signal, "SIGINT", None), getattr(signal, "SIGQUIT", None)) and _terminal_foreground():
-            return
-        try:
-            proc.send_signal(signum)
-        except ProcessLookupError:
-            pass
-
-    previous = {}
-    for sig in FORWARDED:
-        try:
-            previous[sig] = signal.signal(sig, forward)
-        except (ValueError, OSError):       # not the main thread, or not catchable
-            pass
-    try:
-        while True:
-            try:
-                rc = proc.wait()
-                break
-            except KeyboardInterrupt:       # only if a handler could not be installed
-                continue
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    forwarder.attach(proc)
+    rc = proc.wait()
     return 128 - rc if rc < 0 else rc
 
 

@@ -112,6 +112,9 @@ def test_exec_returns_the_commands_exit_code(world):
     app_id, _ = world
     assert eb("exec", "--client-id", app_id, "--", "sh", "-c", "exit 7").returncode == 7
     assert eb("exec", "--client-id", app_id, "--no-check", "sh", "-c", "exit 0").returncode == 0
+    # options end at COMMAND's first word: its own options are not exec's, with or without `--`
+    mixed = eb("exec", "--client-id", app_id, "sh", "-c", 'echo "$0"; exit 3', "-v")
+    assert (mixed.returncode, mixed.stdout.strip()) == (3, "-v")
     missing = eb("exec", "--client-id", app_id, "--", "no-such-command-anywhere")
     assert missing.returncode == 127 and "error[CommandNotFound]" in missing.stderr
 
@@ -197,6 +200,8 @@ def test_refresh_settings_are_validated_before_anything_is_fetched(world, env):
 def test_token_writes_the_file_once(world, tmp_path):
     app_id, mi_id = world
     path = tmp_path / "run" / "token"
+    doc = cli_json("token", "--client-id", app_id, "--file", path)
+    path.chmod(0o644)                                   # a file left readable is replaced by a 0600 one
     doc = cli_json("token", "--client-id", app_id, "--file", path)
     assert doc["file"] == str(path) and doc["tenantId"] == TENANT and doc["identityClientId"] == mi_id
     assert (path.stat().st_mode & 0o777, path.parent.stat().st_mode & 0o777) == (0o600, 0o700)

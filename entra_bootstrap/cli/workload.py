@@ -50,8 +50,9 @@ CheckOpt = Annotated[bool, typer.Option(
 
 
 def register(root: typer.Typer) -> None:
-    command(root, "exec", context_settings={"allow_interspersed_args": False,
-                                            "ignore_unknown_options": True})(exec_)
+    # NOTE: options end at COMMAND's first word, so `exec --client-id X terraform plan -out p`
+    # needs no `--` (and COMMAND's own options are never read as exec's).
+    command(root, "exec", context_settings={"allow_interspersed_args": False})(exec_)
     command(root, "token")(token)
     command(root, "env")(env)
 
@@ -100,8 +101,8 @@ def exec_(
     returns its exit code and removes the file.
     """
     from ..errors import usage_error
-    from ..workload import (TOKEN_FILE_NAME, RefreshSettings, Refresher, Target, check_guid, check_tenant,
-                            exec_environment, fresh_token_dir, remove_token_dir, run_command,
+    from ..workload import (TOKEN_FILE_NAME, RefreshSettings, Refresher, SignalForwarder, Target, check_guid,
+                            check_tenant, exec_environment, fresh_token_dir, remove_token_dir, run_command,
                             write_token_file)
 
     opts = options()
@@ -117,23 +118,24 @@ def exec_(
     settings = RefreshSettings.from_env()
     cloud, endpoint, identity, tenant = _acquire(app, mi, check)
 
-    directory = fresh_token_dir()
-    refresher = None
-    try:
-        path = directory / TOKEN_FILE_NAME
-        write_token_file(path, identity.token)
-        target = Target(app, tenant, str(path), cloud, opts.subscription)
-        refresher = Refresher(endpoint.fetch, path, identity, settings)
-        refresher.start()
-        from ..workload import log
+    with SignalForwarder() as forwarder:
+        directory = fresh_token_dir()
+        refresher = None
+        try:
+            path = directory / TOKEN_FILE_NAME
+            write_token_file(path, identity.token)
+            target = Target(app, tenant, str(path), cloud, opts.subscription)
+            refresher = Refresher(endpoint.fetch, path, identity, settings)
+            refresher.start()
+            from ..workload import log
 
-        log.info("token file %s (expires %s); running %s", path, _iso(identity.expires_on), argv[0])
-        code = run_command(argv, exec_environment(os.environ, target))
-    finally:
-        if refresher is not None:
-            refresher.stop()
-            refresher.join(timeout=2)
-        remove_token_dir(directory)
+            log.info("token file %s (expires %s); running %s", path, _iso(identity.expires_on), argv[0])
+            code = run_command(argv, exec_environment(os.environ, target), forwarder)
+        finally:
+            if refresher is not None:
+                refresher.stop()
+                refresher.join(timeout=2)
+            remove_token_dir(directory)
     raise typer.Exit(code)
 
 
