@@ -19,7 +19,8 @@ import pytest
 from cli_support import cli, cli_json, env  # noqa: F401 - fixture
 from entra_bootstrap.clients.auth import decode_claims
 from entra_bootstrap.clouds import get_cloud
-from entra_bootstrap.workload import IdentityToken, _exchange_error
+from entra_bootstrap.errors import CliError
+from entra_bootstrap.workload import IdentityToken, RefreshSettings, Refresher, _exchange_error
 
 ROLE = "DeviceManagementConfiguration.ReadWrite.All"
 TOML = f"""
@@ -139,17 +140,20 @@ def test_exec_sets_every_consumer_and_removes_overrides(world, tmp_path):
         assert gone not in seen
 
 
-def test_sigterm_to_exec_reaches_the_command_and_its_code_comes_back(world, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_to_exec_reaches_the_command_and_its_code_comes_back(world, tmp_path, sig):
+    """SIGINT too: no terminal here, so it did not reach COMMAND by itself."""
     app_id, _ = world
     ready, marker = tmp_path / "ready", tmp_path / "marker"
-    script = (f'trap \'echo trapped > "{marker}"; exit 42\' TERM; echo "$AZURE_FEDERATED_TOKEN_FILE" > "{ready}"; '
+    name = sig.name[3:]
+    script = (f'trap \'echo trapped > "{marker}"; exit 42\' {name}; echo "$AZURE_FEDERATED_TOKEN_FILE" > "{ready}"; '
               'while :; do sleep 0.1; done')
     proc = eb_popen("exec", "--client-id", app_id, "--", "sh", "-c", script)
     try:
         wait_for(ready)
         token_file = Path(ready.read_text().strip())
         assert token_file.exists()
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
@@ -193,6 +197,22 @@ def test_refresh_settings_are_validated_before_anything_is_fetched(world, env):
     run = eb("exec", "--client-id", app_id, "--", "true", extra_env={"ENTRA_BOOTSTRAP_TOKEN_REFRESH_MARGIN": "soon"})
     assert run.returncode == 2 and "error[BadRefreshSetting]" in run.stderr
     assert env.requests() == []
+
+
+def test_refresh_margin_default_and_due():
+    default = RefreshSettings.from_env({})
+    assert default.interval == 60 and default.margin_for(86399) == 900 and default.margin_for(600) == 300
+    custom = RefreshSettings.from_env({"ENTRA_BOOTSTRAP_TOKEN_REFRESH_MARGIN": "120",
+                                       "ENTRA_BOOTSTRAP_TOKEN_REFRESH_INTERVAL": "5"})
+    assert (custom.margin_for(86399), custom.interval) == (120, 5)
+    now = time.time()
+    refresher = Refresher(lambda: None, Path("/nonexistent"), IdentityToken("t", int(now) + 3600, int(now) - 60),
+                          custom)
+    assert not refresher.due(now) and refresher.due(now + 3600 - 119)
+    for bad in ("-1", "soon", "nan"):
+        with pytest.raises(CliError) as exc:
+            RefreshSettings.from_env({"ENTRA_BOOTSTRAP_TOKEN_REFRESH_INTERVAL": bad})
+        assert exc.value.code == "BadRefreshSetting" and exc.value.exit_code == 2
 
 
 # --- token ---------------------------------------------------------------------------------------
