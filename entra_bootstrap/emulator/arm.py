@@ -65,7 +65,9 @@ from typing import Awaitable, Callable
 from aiohttp import web
 
 from .errors import ApiError, arm_error
+from .http import json_response, not_emulated, world_of
 from .state import World, new_id
+from .tokens import authenticate
 
 ARM_PREFIX = "/arm"
 UAMI_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
@@ -239,7 +241,6 @@ def resource_not_found(rtype: str, name: str, rg: str) -> ApiError:
 
 
 def _json(body, status: int = 200, headers: dict | None = None) -> web.Response:
-    from .app import json_response
     return json_response(body, status, headers)
 
 
@@ -841,9 +842,6 @@ def _check_api_version(request: web.Request) -> None:
 
 
 async def dispatch(request: web.Request) -> web.Response:
-    from .app import not_emulated, world_of
-    from .tokens import authenticate
-
     path = request.path[len(ARM_PREFIX):].rstrip("/") or "/"
     for method, pattern, handler in ROUTES:
         if method != request.method:

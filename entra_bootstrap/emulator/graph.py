@@ -29,9 +29,11 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from . import graph_apps as apps
+from .http import json_response, not_emulated, world_of
+from .tokens import authenticate
 from . import graph_sps as sps
 from .graph_common import APP_READ, DEVICE_CONFIG_READ, Ctx, Key, bad_request, entity_response, \
-    json_response, not_found, visible
+    not_found, visible
 from .graph_query import check_unsupported_options
 
 PREFIX = "/graph/v1.0"
@@ -155,9 +157,6 @@ for _coll in (A, S):
 
 
 async def dispatch(request: web.Request) -> web.Response:
-    from .app import not_emulated, world_of
-    from .tokens import authenticate
-
     segs = parse_path(request.rel_url.raw_path)
     for method, pattern, handler in ROUTES:
         captured = _match(pattern, segs)

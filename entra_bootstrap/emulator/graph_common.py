@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from .errors import ApiError, graph_error
+from .http import json_response
 from .state import World
 
 # --- permission sets --------------------------------------------------------------------------
@@ -157,11 +158,6 @@ def visible(world: World, key: str) -> bool:
 
 
 # --- responses --------------------------------------------------------------------------------
-def json_response(body, status: int = 200, headers: dict | None = None) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json",
-                        headers=headers)
-
-
 def no_content() -> web.Response:
     return web.Response(status=204)
 

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from .app import make_app
 from .seed import seed_world
-from .state import Faults, World
+from .state import REQUIRED_STATE_KEYS, Faults, World
 
 
 def _make_ca_and_cert(data_dir: Path) -> tuple[Path, Path, Path]:
@@ -77,9 +77,6 @@ def _make_ca_and_cert(data_dir: Path) -> tuple[Path, Path, Path]:
 
 class StateFileError(Exception):
     """A --state file that cannot be used; the message names the file, the problem and the fix."""
-
-
-REQUIRED_STATE_KEYS = ("tenant_id", "subscription_id", "seed", "secrets", "graph", "arm")
 
 
 def load_state(path: Path) -> dict:

@@ -36,6 +36,8 @@ log = logging.getLogger("entra_bootstrap.emulator")
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 MANAGED_IDENTITY_APP_TYPE = "ManagedIdentity"
+# What a state (``--state FILE``, ``PUT /_emulator/state``) must hold.
+REQUIRED_STATE_KEYS = ("tenant_id", "subscription_id", "seed", "secrets", "graph", "arm")
 
 
 def _save_delay() -> float:

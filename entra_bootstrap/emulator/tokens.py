@@ -36,6 +36,7 @@ import jwt
 from aiohttp import web
 
 from .errors import ApiError, aad_error, arm_error, graph_error
+from .http import json_response, world_of
 from .state import GRAPH_APP_ID, World
 
 ACCESS_TOKEN_TTL = 3599            # Entra's usual client-credentials lifetime (seconds)
@@ -89,8 +90,6 @@ SIGNING_KEY = web.AppKey("signing_key", SigningKey)
 
 
 def _world(request: web.Request) -> World:
-    from .app import world_of   # app imports this module; import late to avoid a cycle
-
     return world_of(request)
 
 
@@ -246,8 +245,6 @@ def _check_tenant(world: World, tenant: str, *, allow_aliases: bool = False) -> 
 
 
 async def openid_configuration(request: web.Request) -> web.Response:
-    from .app import json_response
-
     world = _world(request)
     tenant = request.match_info["tenant"]
     _check_tenant(world, tenant, allow_aliases=True)
@@ -283,8 +280,6 @@ async def openid_configuration(request: web.Request) -> web.Response:
 
 
 async def jwks(request: web.Request) -> web.Response:
-    from .app import json_response
-
     world = _world(request)
     _check_tenant(world, request.match_info["tenant"], allow_aliases=True)
     key = dict(request.app[SIGNING_KEY].jwk, issuer=world.issuer)
@@ -298,8 +293,6 @@ async def cloud_metadata(request: web.Request) -> web.Response:
     the emulator is one cloud, so it answers the object for any version). No token needed. The
     Azure CLI appends ``/metadata/endpoints`` to the endpoint as given, so ``{arm}//metadata/…``
     (endpoint with a trailing slash) is accepted too, as ARM does."""
-    from .app import json_response
-
     world = _world(request)
     return json_response({
         # NOTE: only what the emulator serves: no portal, no Azure AD Graph (``graph`` /
@@ -461,8 +454,6 @@ def _verify_assertion(request: web.Request, world: World, client_id: str, assert
 
 
 async def token_endpoint(request: web.Request) -> web.Response:
-    from .app import json_response
-
     world = _world(request)
     _check_tenant(world, request.match_info["tenant"])
     form = await request.post()
@@ -519,14 +510,10 @@ COMPUTE_TYPES = ("microsoft.compute/virtualmachines", "microsoft.compute/virtual
 
 
 def _imds_error(error: str, description: str, status: int = 400) -> web.Response:
-    from .app import json_response
-
     return json_response({"error": error, "error_description": description}, status)
 
 
 def _app_service_error(message: str, status: int = 400) -> web.Response:
-    from .app import json_response
-
     return json_response({"statusCode": status, "message": message,
                           "correlationId": str(uuid.uuid4())}, status)
 
@@ -577,8 +564,6 @@ async def imds_token(request: web.Request) -> web.Response:
     """``GET /imds{RESOURCE_ID}/metadata/identity/oauth2/token``: a token for an identity attached to
     RESOURCE_ID. IMDS (2018-02-01, header ``Metadata: true``) and App Service (2019-08-01, header
     ``X-IDENTITY-HEADER``) request and answer shapes; refusals as IMDS answers them (400)."""
-    from .app import json_response
-
     world = _world(request)
     query = request.query
     app_service = query.get("api-version") == "2019-08-01"
