@@ -16,12 +16,13 @@ import random
 
 from aiohttp import web
 
-from . import arm, control, graph, tokens
+from . import arm, control, graph
 from .errors import ApiError
 from .faults import fault_middleware, write_middleware
 from .http import CONTROL_PREFIX, REQUEST_LOG, RNG, WORLD, WRITES, api_error, not_emulated
 from .http import is_write  # noqa: F401 - re-exported: tests and demo.py import it from here
 from .state import World
+from .tokens import routes as tokens_routes
 
 log = logging.getLogger("entra_bootstrap.emulator")
 
@@ -64,7 +65,7 @@ def make_app(world: World, seeded: dict) -> web.Application:
     app[WRITES] = {"count": 0}
     control.add_routes(app, seeded)
     # Tokens before ARM: its cloud-metadata route must win over ARM's catch-all.
-    tokens.add_routes(app)
+    tokens_routes.add_routes(app)
     graph.add_routes(app)
     arm.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", not_emulated)

@@ -67,7 +67,7 @@ from aiohttp import web
 from .errors import ApiError, arm_error
 from .http import json_response, not_emulated, world_of
 from .state import World, new_id
-from .tokens import authenticate
+from .auth import authenticate
 
 ARM_PREFIX = "/arm"
 UAMI_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"

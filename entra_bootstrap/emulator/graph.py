@@ -30,7 +30,7 @@ from aiohttp import web
 
 from . import graph_apps as apps
 from .http import json_response, not_emulated, world_of
-from .tokens import authenticate
+from .auth import authenticate
 from . import graph_sps as sps
 from .graph_common import APP_READ, DEVICE_CONFIG_READ, Ctx, Key, bad_request, entity_response, \
     not_found, visible
