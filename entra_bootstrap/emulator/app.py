@@ -16,9 +16,10 @@ import random
 
 from aiohttp import web
 
-from . import arm, control, graph
+from . import arm, control
 from .errors import ApiError
 from .faults import fault_middleware, write_middleware
+from .graph import routes as graph_routes
 from .http import CONTROL_PREFIX, REQUEST_LOG, RNG, WORLD, WRITES, api_error, not_emulated
 from .http import is_write  # noqa: F401 - re-exported: tests and demo.py import it from here
 from .state import World
@@ -66,7 +67,7 @@ def make_app(world: World, seeded: dict) -> web.Application:
     control.add_routes(app, seeded)
     # Tokens before ARM: its cloud-metadata route must win over ARM's catch-all.
     tokens_routes.add_routes(app)
-    graph.add_routes(app)
+    graph_routes.add_routes(app)
     arm.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", not_emulated)
     return app
