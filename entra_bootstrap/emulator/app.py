@@ -16,7 +16,8 @@ import random
 
 from aiohttp import web
 
-from . import arm, control
+from . import control
+from .arm import routes as arm_routes
 from .errors import ApiError
 from .faults import fault_middleware, write_middleware
 from .graph import routes as graph_routes
@@ -68,6 +69,6 @@ def make_app(world: World, seeded: dict) -> web.Application:
     # Tokens before ARM: its cloud-metadata route must win over ARM's catch-all.
     tokens_routes.add_routes(app)
     graph_routes.add_routes(app)
-    arm.add_routes(app)
+    arm_routes.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", not_emulated)
     return app
