@@ -107,7 +107,9 @@ class World:
     def arm(self) -> dict:
         return self.data["arm"]
 
-    # --- replication lag (FACTS.md "Replication delay") -----------------------------------
+    # --- replication lag ------------------------------------------------------------------
+    # Entra is eventually consistent: a new object is not visible everywhere at once (Microsoft
+    # Entra Identity blog: "Designing for Eventual Consistency for Microsoft Entra").
     def mark_new(self, *keys: str) -> None:
         """A just-created object: invisible to the next ``replication_lag`` reads or references."""
         n = self.faults.replication_lag

@@ -43,9 +43,9 @@ def unknown_property(prop: str, type_name: str) -> ApiError:
 
 
 def not_a_valid_reference() -> ApiError:
-    # NOTE: 400 for a reference to an object this replica does not see yet (Microsoft Graph:
-    # "Known issues" / Entra ID replication delay; azure-docs service-fabric-cluster-creation-setup-aad
-    # troubleshooting).
+    # NOTE: 400 for a reference to an object this replica does not see yet (Microsoft Entra
+    # Identity blog: "Designing for Eventual Consistency for Microsoft Entra"; azure-docs
+    # service-fabric-cluster-creation-setup-aad troubleshooting).
     return bad_request("Not a valid reference update.")
 
 

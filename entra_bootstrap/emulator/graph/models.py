@@ -8,8 +8,8 @@ an app deletes its service principal, an app's service principal mirrors its rol
 
 Replication lag: creates mark the new object (``World.mark_new``); while it lags, reads and updates
 addressed to it answer 404 ``Request_ResourceNotFound`` and references to it from other requests the
-400s Entra answers then (Microsoft Graph: "Known issues with Microsoft Graph"; terraform-provider-azuread
-waits until it has read a new object several times). Finds (``find_*``) see the consistent key
+400s Entra answers then (Microsoft Entra Identity blog: "Designing for Eventual Consistency for
+Microsoft Entra"; terraform-provider-azuread waits until it has read a new object several times). Finds (``find_*``) see the consistent key
 index: upserts with ``Prefer: create-if-missing`` never duplicate a lagging object.
 
 Sources: the Microsoft Graph v1.0 API reference — "Create application", "Upsert application",
