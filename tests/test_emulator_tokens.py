@@ -590,7 +590,7 @@ def _local():
 
 def _refusal(request, api):
     from entra_bootstrap.emulator.errors import ApiError
-    from entra_bootstrap.emulator.tokens import authenticate
+    from entra_bootstrap.emulator.auth import authenticate
 
     with pytest.raises(ApiError) as info:
         authenticate(request, api)
@@ -601,7 +601,7 @@ def _refusal(request, api):
 
 
 def test_authenticate_returns_the_caller():
-    from entra_bootstrap.emulator.tokens import authenticate
+    from entra_bootstrap.emulator.auth import authenticate
 
     request, sign, base = _local()
     caller = authenticate(request(sign()), "graph")

@@ -21,8 +21,8 @@ import random
 
 from aiohttp import web
 
-from .app import REQUEST_LOG, RNG, WRITES, json_response, world_of
-from .state import Faults
+from .http import REQUEST_LOG, RNG, WRITES, json_response, world_of
+from .state import REQUIRED_STATE_KEYS, Faults
 
 PREFIX = "/_emulator"
 
@@ -72,8 +72,6 @@ def add_routes(app: web.Application, seeded: dict) -> None:
         return web.Response(text=world_of(request).dump(), content_type="application/json")
 
     async def put_state(request: web.Request) -> web.Response:
-        from .server import REQUIRED_STATE_KEYS
-
         try:
             body = json.loads(await request.text() or "null")
         except json.JSONDecodeError as exc:

@@ -36,6 +36,8 @@ log = logging.getLogger("entra_bootstrap.emulator")
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 MANAGED_IDENTITY_APP_TYPE = "ManagedIdentity"
+# What a state (``--state FILE``, ``PUT /_emulator/state``) must hold.
+REQUIRED_STATE_KEYS = ("tenant_id", "subscription_id", "seed", "secrets", "graph", "arm")
 
 
 def _save_delay() -> float:
@@ -105,7 +107,9 @@ class World:
     def arm(self) -> dict:
         return self.data["arm"]
 
-    # --- replication lag (FACTS.md "Replication delay") -----------------------------------
+    # --- replication lag ------------------------------------------------------------------
+    # Entra is eventually consistent: a new object is not visible everywhere at once (Microsoft
+    # Entra Identity blog: "Designing for Eventual Consistency for Microsoft Entra").
     def mark_new(self, *keys: str) -> None:
         """A just-created object: invisible to the next ``replication_lag`` reads or references."""
         n = self.faults.replication_lag

@@ -7,7 +7,7 @@ and ``$skiptoken`` paging (``@odata.nextLink``, page size 100 as Graph's, ``$top
 String comparison is case-insensitive, as in the directory. Operators Graph has but the emulator
 does not (``or``, ``not``, ``ne``, ``endswith``, …) and ``$orderby`` / ``$search`` / ``$expand`` /
 ``$count`` answer 501: gaps are loud. A property that is not filterable on the type answers Graph's 400
-``Request_UnsupportedQuery``.
+``Request_UnsupportedQuery``. Pure: no request, no response (``context`` applies these to one).
 """
 
 from __future__ import annotations
@@ -15,13 +15,8 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable
-from urllib.parse import urlencode
 
-from aiohttp import web
-
-from .graph_common import MAX_TOP, PAGE_SIZE, Ctx, bad_request, context_url, json_response, \
-    not_emulated
-from .errors import graph_error
+from .errors import bad_request, invalid_filter, not_emulated, unsupported_filter_property
 
 Predicate = Callable[[dict], bool]
 
@@ -29,10 +24,6 @@ _TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<lp>\()|(?P<rp>\))|(?P<co
                     r"|(?P<colon>:)|(?P<slash>/)|(?P<word>[A-Za-z0-9_.\-@+]+))")
 _NOT_EMULATED_OPS = {"ne", "gt", "ge", "lt", "le", "has"}
 _NOT_EMULATED_FUNCS = {"endswith", "contains", "substring", "tolower", "toupper", "length"}
-
-
-def invalid_filter(detail: str) -> Exception:
-    return graph_error(400, "BadRequest", f"Invalid filter clause: {detail}")
 
 
 class _Parser:
@@ -90,10 +81,7 @@ class _Parser:
     def field(self, name: str) -> str:
         canonical = self.fields.get(name.lower())
         if canonical is None:
-            # NOTE: Graph's text for a property it cannot filter on.
-            raise graph_error(400, "Request_UnsupportedQuery",
-                              "Unsupported or invalid query filter clause specified for property "
-                              f"'{name}' of resource '{self.type_name}'.")
+            raise unsupported_filter_property(name, self.type_name)
         return canonical
 
     def literal(self):
@@ -175,9 +163,9 @@ def compile_filter(text: str, filterable: list[str], type_name: str) -> Predicat
 
 
 # --- $select ----------------------------------------------------------------------------------
-def select_fields(ctx: Ctx, sample: dict | None, known: set[str] | None = None,
+def select_fields(raw: str | None, sample: dict | None, known: set[str] | None = None,
                   type_name: str | None = None) -> list[str] | None:
-    raw = ctx.query("$select")
+    """The properties ``$select`` (``raw``) names, spelled as the type spells them; None without it."""
     if not raw:
         return None
     names = {k.lower(): k for k in (known or set()) | set(sample or {})}
@@ -206,11 +194,15 @@ def project(item: dict, select: list[str] | None) -> dict:
 
 
 # --- paging -----------------------------------------------------------------------------------
-def _skip_token(offset: int) -> str:
+PAGE_SIZE = 100          # Graph's default page size for directory objects
+MAX_TOP = 999            # ... and the largest $top it accepts
+
+
+def skip_token(offset: int) -> str:
     return base64.urlsafe_b64encode(f"emulator-skip:{offset}".encode()).decode().rstrip("=")
 
 
-def _offset(token: str | None) -> int:
+def offset_of(token: str | None) -> int:
     if not token:
         return 0
     try:
@@ -223,8 +215,8 @@ def _offset(token: str | None) -> int:
         raise bad_request("Invalid skip token.") from None
 
 
-def _page_size(ctx: Ctx) -> int:
-    raw = ctx.query("$top")
+def page_size(raw: str | None) -> int:
+    """The page size ``$top`` (``raw``) asks for, Graph's default without it."""
     if raw is None:
         return PAGE_SIZE
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_TOP:
@@ -234,30 +226,9 @@ def _page_size(ctx: Ctx) -> int:
     return int(raw)
 
 
-def check_unsupported_options(ctx: Ctx) -> None:
+def check_unsupported_options(query) -> None:
+    """501 for a query option the emulator does not serve (``query``: the request's query)."""
     # $count on directory objects is an advanced query (ConsistencyLevel: eventual): not emulated.
     for option in ("$orderby", "$search", "$expand", "$skip", "$count"):
-        if option in ctx.request.query:
+        if option in query:
             raise not_emulated(f"the query option {option}")
-
-
-def collection_response(ctx: Ctx, entity_set: str, items: list[dict], *, filterable: list[str],
-                        type_name: str, known: set[str] | None = None) -> web.Response:
-    """Filter, page and project ``items`` (already in Graph's JSON shape) like Graph's list APIs."""
-    check_unsupported_options(ctx)
-    flt = ctx.query("$filter")
-    if flt:
-        pred = compile_filter(flt, filterable, type_name)
-        items = [i for i in items if pred(i)]
-    select = select_fields(ctx, items[0] if items else None, known, type_name)
-    size = _page_size(ctx)
-    offset = _offset(ctx.query("$skiptoken"))
-    page = items[offset:offset + size]
-    body = {"@odata.context": context_url(ctx, entity_set, select)}
-    if offset + size < len(items):
-        params = [(k, v) for k, v in ctx.request.query.items() if k != "$skiptoken"]
-        params.append(("$skiptoken", _skip_token(offset + size)))
-        body["@odata.nextLink"] = (ctx.base + ctx.request.rel_url.raw_path[len("/graph/v1.0"):] + "?"
-                                   + urlencode(params, safe="$'(),:/"))
-    body["value"] = [project(i, select) for i in page]
-    return json_response(body)
