@@ -137,3 +137,41 @@ def test_verify_names_every_change_kind_a_registered_step_reports():
         "permission": "permission requested", "appRoleAssignment": "permission consented",
         "oauth2PermissionGrant": "delegated permission consented", "owner": "owner",
         "federatedIdentityCredential": "federated credential"}
+
+
+# --- a kind that brings keys of its own to the file (StepKind.file_section) -------------------------
+def test_a_kind_s_file_section_is_read_checked_and_handed_to_its_steps():
+    from entra_bootstrap.spec import Section, SpecError, parse_spec
+    from entra_bootstrap.spec.rules import RuleError
+
+    def check(entry):
+        if entry.get("scope", "").startswith("tenant"):
+            yield "scope", RuleError("BadScope", f"'{entry['scope']}' is not a scope", "use subscription")
+
+    section = Section("identity", "role_assignment", {"role": "str", "scope": "str"}, required=("role",),
+                      check=check)
+    made = []
+
+    def steps(spec_, ctx):
+        for i, ident in enumerate(spec_.identities):
+            for entry in ident.part("role_assignment"):
+                made.append((ident.name, entry["role"], entry.get("scope")))
+                yield (0, i), f"identity {ident.name}", FakeStep(entry["role"], [])
+
+    kind_ = StepKind("roleAssignment", section="identity.role_assignment", steps=steps, file_section=section)
+    text = ('[[identity]]\nname = "mi-one"\nresource_group = "rg"\n'
+            '[[identity.role_assignment]]\nrole = "Reader"\nscope = "subscription"\n')
+    spec_ = parse_spec(text, "f.toml", sections=[kind_.file_section])
+    assert spec_.identities[0].part("role_assignment") == ({"role": "Reader", "scope": "subscription"},)
+    assert names(build(spec_, [kind_])) == [[("identity mi-one", ["Reader"])]]
+    assert made == [("mi-one", "Reader", "subscription")]
+
+    bad = text.replace('scope = "subscription"', 'scope = "tenant"\nrol = "x"')
+    with pytest.raises(SpecError) as refused:
+        parse_spec(bad, "f.toml", sections=[section])
+    found = {(p.line, p.key, p.code) for p in refused.value.problems}
+    assert found == {(6, "identity[0].role_assignment[0].scope", "BadScope"),
+                     (7, "identity[0].role_assignment[0].rol", "UnknownKey")}
+    with pytest.raises(SpecError) as undeclared:          # no kind declares it: an unknown key
+        parse_spec(text, "f.toml")
+    assert [p.code for p in undeclared.value.problems] == ["UnknownKey"]

@@ -38,9 +38,10 @@ def register(app: typer.Typer) -> None:
 def _load(path: Path, opts: Options):
     """Validate the whole file before any request; apply its tenant/subscription/cloud."""
     from ..spec import SpecError, load_spec
+    from ..steps.registry import KINDS
 
     try:
-        spec = load_spec(path)
+        spec = load_spec(path, sections=[k.file_section for k in KINDS if k.file_section is not None])
     except SpecError as err:
         raise CliError(f"{path} is not a valid bootstrap file:\n  " +
                        "\n  ".join(str(p) for p in err.problems),

@@ -63,12 +63,11 @@ def _target(vm: str | None, vmss: str | None, group: str | None) -> tuple[str, s
 
 def _check_inputs(resource_group: str, users: list[str]) -> None:
     """Everything that can be checked offline, before the first request."""
-    from ..clients.arm import check_resource_group, parse_identity_ref
+    from ..spec.rules import check_resource_group, split_identity_ref
 
     check_resource_group(resource_group)
     for value in users:
-        # The subscription only completes a name into an id; the syntax check needs none.
-        parse_identity_ref(value, resource_group, "00000000-0000-0000-0000-000000000000")
+        split_identity_ref(value, resource_group)
 
 
 def _confirm_redeploy(yes: bool):
@@ -126,7 +125,7 @@ def create(name: Annotated[str, typer.Argument(help="Name of the user-assigned i
                "--tags", help="KEY=VALUE; repeat for several. Replaces the identity's tags.")] = None):
     """Create (or update) a user-assigned managed identity; prints its principalId, clientId,
     tenantId and resource id (`-o tsv`: the principal id only)."""
-    from ..clients.arm import check_identity_name, check_resource_group
+    from ..spec.rules import check_identity_name, check_resource_group
     from ..engine import run_step
     from ..steps.user_identity import UserIdentityStep
 
@@ -195,12 +194,12 @@ def show(name: Annotated[Optional[str], typer.Argument(
     if not name:
         _show_attached(_target(vm, vmss, container_group), resource_group)
         return
-    from ..clients.arm import check_resource_group, parse_identity_ref
+    from ..spec.rules import check_resource_group, split_identity_ref
     from ..steps.queries import show_user_assigned_identity
 
     if resource_group:
         check_resource_group(resource_group)
-    parse_identity_ref(name, resource_group, "00000000-0000-0000-0000-000000000000")
+    split_identity_ref(name, resource_group)
     identity = execute(lambda session: show_user_assigned_identity(session, name, resource_group))
     doc = identity.as_dict()
     if opts.out.format == "json":
@@ -210,7 +209,7 @@ def show(name: Annotated[Optional[str], typer.Argument(
 
 
 def _show_attached(target: tuple[str, str], resource_group: str | None) -> None:
-    from ..clients.arm import check_resource_group
+    from ..spec.rules import check_resource_group
     from ..steps.queries import attached_identities, target_label
 
     opts = options()

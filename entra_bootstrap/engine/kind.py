@@ -11,6 +11,9 @@ A *step kind* says where its steps come from and how the engine orders them:
 
     name         the ``Change.kind`` its steps report (and the key of ``labels``)
     section      the part of the bootstrap file it reads ("identity", "app.federation", ...)
+    file_section a ``spec.Section`` when the kind brings keys of its own to the file (e.g.
+                 ``[[identity.role_assignment]]``): the loader then reads and checks them and
+                 the kind's ``steps`` find them as ``entry.part(KEY)``
     steps        ``steps(spec, ctx)`` -> ``(order, chain, step)`` for each object the file declares;
                  steps of one ``chain`` run one after the other (an app, then its service principal);
                  chains run concurrently, ordered by ``order``
@@ -48,3 +51,4 @@ class StepKind:
     needs: tuple[str, ...] = ()
     check: Callable[[Any, Any], Awaitable[None]] | None = None
     export: Callable[[dict, Any], None] | None = None
+    file_section: Any = None                      # spec.Section

@@ -11,12 +11,12 @@ A TOML file declares ``[[identity]]`` and ``[[app]]`` entries (with ``[[app.perm
 
 from __future__ import annotations
 
-from .model import (AppSpec, FederationSpec, IdentitySpec, OwnerRef, PermissionSpec, Spec,
+from .model import (AppSpec, FederationSpec, IdentitySpec, OwnerRef, PermissionSpec, Section, Spec,
                     Target)
 from .rules import RuleError
 from .sources import SOURCES
 from .toml import Problem, SpecError, default_permission_lookup, load_spec, parse_spec
 
-__all__ = ["Spec", "AppSpec", "IdentitySpec", "PermissionSpec", "FederationSpec", "OwnerRef", "Target",
+__all__ = ["Spec", "Section", "AppSpec", "IdentitySpec", "PermissionSpec", "FederationSpec", "OwnerRef", "Target",
            "Problem", "SpecError", "RuleError", "SOURCES", "parse_spec", "load_spec",
            "default_permission_lookup"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
 
 from .rules import GRAPH_API_NAMES
 
@@ -23,13 +23,38 @@ class Target:
 
 
 @dataclass(frozen=True)
-class IdentitySpec:
+class Section:
+    """A part of the file a step kind declares and reads (its ``StepKind.file_section``): the
+    ``[[PARENT.KEY]]`` tables of each ``[[identity]]`` or ``[[app]]`` entry, with their keys and
+    their kinds ("str", "strs", "bool", "strmap"). ``check(entry)`` gives the problems of one
+    table as ``(key or None, RuleError)`` (through spec/rules.py). The loader checks and keeps them
+    (``IdentitySpec.part(KEY)``), so a new step kind needs no change to the loader or the model."""
+
+    parent: str                                   # "identity" | "app"
+    key: str
+    keys: Mapping[str, str]
+    required: tuple[str, ...] = ()
+    check: Callable[[dict], Iterable[tuple[str | None, Any]]] | None = None
+
+
+class _Parts:
+    """``part(KEY)``: the checked tables of a section a step kind declared (empty when none)."""
+
+    parts: tuple[tuple[str, tuple[dict, ...]], ...]
+
+    def part(self, key: str) -> tuple[dict, ...]:
+        return dict(self.parts).get(key, ())
+
+
+@dataclass(frozen=True)
+class IdentitySpec(_Parts):
     name: str
     resource_group: str
     location: str | None = None
     assign_to: tuple[Target, ...] = ()
     tags: tuple[tuple[str, str], ...] = ()
     line: int | None = None
+    parts: tuple[tuple[str, tuple[dict, ...]], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -97,7 +122,7 @@ class OwnerRef:
 
 
 @dataclass(frozen=True)
-class AppSpec:
+class AppSpec(_Parts):
     unique_name: str
     display_name: str
     sign_in_audience: str | None = None
@@ -107,6 +132,7 @@ class AppSpec:
     permissions: tuple[PermissionSpec, ...] = ()
     federations: tuple[FederationSpec, ...] = ()
     line: int | None = None
+    parts: tuple[tuple[str, tuple[dict, ...]], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import rules, sources
-from .model import AppSpec, FederationSpec, IdentitySpec, OwnerRef, PermissionSpec, Spec, Target
+from .model import AppSpec, FederationSpec, IdentitySpec, OwnerRef, PermissionSpec, Section, Spec, Target
 from .rules import RuleError
 
 
@@ -134,7 +134,8 @@ class _Reader:
     """Walks the parsed document, collecting every problem instead of stopping at the first."""
 
     def __init__(self, path: str, text: str, known_permission: PermissionLookup | None,
-                 permission_names: Iterable[str]):
+                 permission_names: Iterable[str], sections: Iterable[Section] = ()):
+        self.sections = tuple(sections)
         self.file = path
         self.index = _LineIndex(text)
         self.problems: list[Problem] = []
@@ -174,10 +175,28 @@ class _Reader:
                 self.problem(path + (key,), f"must be {_KIND_TEXT[kind]}", "WrongType")
         return {k: v for k, v in value.items() if k in allowed and _is(v, allowed[k])}
 
+    # --- sections declared by step kinds -------------------------------------------------------
+    def declared(self, parent: str) -> dict[str, str]:
+        return {s.key: "tables" for s in self.sections if s.parent == parent}
+
+    def parts(self, parent: str, d: dict, path: tuple) -> tuple[tuple[str, tuple[dict, ...]], ...]:
+        """The checked tables of each section a step kind declared under ``parent``."""
+        out = []
+        for section in (s for s in self.sections if s.parent == parent and s.key in d):
+            entries = []
+            for i, raw in enumerate(d[section.key]):
+                where = path + (section.key, i)
+                entry = self.table(raw, where, dict(section.keys), section.required)
+                for key, err in (section.check(entry) if section.check else ()):
+                    self.refused(where + ((key,) if key else ()), err)
+                entries.append(entry)
+            out.append((section.key, tuple(entries)))
+        return tuple(out)
+
     # --- entries -----------------------------------------------------------------------------
     def identity(self, raw: dict, path: tuple) -> IdentitySpec | None:
         d = self.table(raw, path, {"name": "str", "resource_group": "str", "location": "str",
-                                   "assign_to": "strs", "tags": "strmap"},
+                                   "assign_to": "strs", "tags": "strmap", **self.declared("identity")},
                        required=("name", "resource_group"))
         if "name" not in d or "resource_group" not in d:
             return None
@@ -197,13 +216,13 @@ class _Reader:
         return IdentitySpec(name=d["name"], resource_group=d["resource_group"],
                             location=d.get("location"), assign_to=tuple(targets),
                             tags=tuple(sorted(d.get("tags", {}).items())),
-                            line=self.index.line_of(path))
+                            line=self.index.line_of(path), parts=self.parts("identity", d, path))
 
     def app(self, raw: dict, path: tuple) -> AppSpec | None:
         d = self.table(raw, path, {"unique_name": "str", "display_name": "str",
                                    "sign_in_audience": "str", "owners": "strs", "consent": "bool",
                                    "allow_privileged": "bool", "permission": "tables",
-                                   "federation": "tables"},
+                                   "federation": "tables", **self.declared("app")},
                        required=("unique_name",))
         if "unique_name" not in d:
             return None
@@ -230,7 +249,8 @@ class _Reader:
         return AppSpec(unique_name=d["unique_name"], display_name=d.get("display_name", d["unique_name"]),
                        sign_in_audience=audience, owners=owners,
                        consent=d.get("consent", False), allow_privileged=allow,
-                       permissions=perms, federations=feds, line=self.index.line_of(path))
+                       permissions=perms, federations=feds, line=self.index.line_of(path),
+                       parts=self.parts("app", d, path))
 
     def owner(self, ref: str, path: tuple) -> OwnerRef | None:
         parsed = self.rule(path, rules.parse_owner, ref)
@@ -313,15 +333,16 @@ def default_permission_lookup() -> tuple[PermissionLookup, list[str]]:
 
 
 def parse_spec(text: str, path: str = "<string>", known_permission: PermissionLookup | None = None,
-               permission_names: Iterable[str] = ()) -> Spec:
-    """Parse and validate; raise ``SpecError`` with every problem found."""
+               permission_names: Iterable[str] = (), sections: Iterable[Section] = ()) -> Spec:
+    """Parse and validate; raise ``SpecError`` with every problem found. ``sections``: the parts of
+    the file that step kinds declare (``StepKind.file_section``), read and checked like the rest."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         raise SpecError([Problem(path, int(m.group(1)) if m else None, "(syntax)",
                                  f"not valid TOML: {exc}", "InvalidToml")]) from None
-    r = _Reader(path, text, known_permission, permission_names)
+    r = _Reader(path, text, known_permission, permission_names, sections)
     top = r.table(doc, (), {"tenant": "str", "subscription": "str", "cloud": "str",
                             "identity": "tables", "app": "tables"})
     cloud = r.rule(("cloud",), rules.check_cloud, top["cloud"]) if "cloud" in top else None
@@ -366,7 +387,7 @@ def _check_references(r: _Reader, identities: list[IdentitySpec], apps: list[App
                 check(fed.managed_identity, ("app", n, "federation", i, "managed_identity"), True)
 
 
-def load_spec(path: str | Path) -> Spec:
+def load_spec(path: str | Path, sections: Iterable[Section] = ()) -> Spec:
     p = Path(path)
     try:
         text = p.read_text()
@@ -376,4 +397,4 @@ def load_spec(path: str | Path) -> Spec:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([Problem(str(p), None, "(file)", f"cannot be read: {exc}", "UnreadableFile")]) from None
     known, names = default_permission_lookup()
-    return parse_spec(text, str(p), known, names)
+    return parse_spec(text, str(p), known, names, sections)
