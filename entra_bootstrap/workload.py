@@ -194,34 +194,42 @@ class MetadataEndpoint:
                                       headers=dict([self._header]), method="GET")
 
     def fetch(self) -> IdentityToken:
-        """A fresh token (never a cached one: every call asks the endpoint)."""
-        from .clients.retry import RetryPolicy
+        """A fresh token (never a cached one: every call asks the endpoint). A network failure is
+        retried ``NETWORK_ATTEMPTS`` times, a throttled or failing answer (410, 429, 5xx) within the
+        retry budget - by the one retry helper (clients/retry.py)."""
+        from .clients.retry import THROTTLED, RetryPolicy, with_retries_sync
 
-        policy = RetryPolicy.from_env()
         opener = _no_proxy_opener(_ssl_context() if self.url.startswith("https://") else None)
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
+        network_failures = [0]
+
+        def once() -> IdentityToken:
             t0 = time.monotonic()
-            request = self._request()
             try:
-                with opener.open(request, timeout=self.TIMEOUT) as response:
+                with opener.open(self._request(), timeout=self.TIMEOUT) as response:
                     status, body = response.status, response.read()
             except urllib.error.HTTPError as exc:
                 status, body = exc.code, exc.read()
             except (urllib.error.URLError, OSError, TimeoutError) as exc:
                 log.debug("GET %s -> %s (%.0f ms)", self.url, _network_reason(exc), (time.monotonic() - t0) * 1000)
-                if attempt < self.NETWORK_ATTEMPTS:
-                    time.sleep(policy.delay(attempt))
-                    continue
-                raise self._unreachable(_network_reason(exc)) from None
+                raise _Unanswered(_network_reason(exc)) from None
             log.debug("GET %s -> %s (%.0f ms)", self.url, status, (time.monotonic() - t0) * 1000)
-            retriable = status in (410, 429) or status >= 500
-            if retriable and time.monotonic() - started < policy.max_time:
-                time.sleep(policy.delay(attempt))
-                continue
+            if status in (410, 429) or status >= 500:
+                raise _Refused(status, body)
             return self._answer(status, body)
+
+        def retry_on(exc: Exception) -> str | None:
+            if isinstance(exc, _Unanswered):
+                network_failures[0] += 1
+                return "no answer" if network_failures[0] < self.NETWORK_ATTEMPTS else None
+            return THROTTLED if isinstance(exc, _Refused) else None
+
+        try:
+            return with_retries_sync(once, what=f"GET {self.where}", policy=RetryPolicy.from_env(),
+                                     retry_on=retry_on)
+        except _Unanswered as exc:
+            raise self._unreachable(exc.reason) from None
+        except _Refused as exc:
+            return self._answer(exc.status, exc.body)
 
     def _unreachable(self, reason: str) -> CliError:
         return api_error(
@@ -309,18 +317,20 @@ def exchange_check(cloud: Cloud, tenant: str, client_id: str, identity: Identity
                    *, budget: float | None = None) -> list[str]:
     """Present the identity's token for the app, as every consumer will; the app's roles on Microsoft
     Graph (the app token itself is discarded). AADSTS70021 (a new credential that has not
-    propagated) is retried within the retry budget; every other refusal is explained and final."""
+    propagated) is retried within the retry budget by the one retry helper; every other refusal is
+    explained and final."""
+    from dataclasses import replace
+
     from .clients.auth import decode_claims
-    from .clients.retry import RetryPolicy
+    from .clients.retry import REPLICATION, RetryPolicy, with_retries_sync
 
     policy = RetryPolicy.from_env()
-    budget = policy.max_time if budget is None else budget
+    if budget is not None:
+        policy = replace(policy, max_time=budget)
     url = f"{cloud.login}/{urllib.parse.quote(tenant)}/oauth2/v2.0/token"
     opener = _no_proxy_opener(_ssl_context())
-    started = time.monotonic()
-    attempt = 0
-    while True:
-        attempt += 1
+
+    def once() -> list[str]:
         data = urllib.parse.urlencode({
             "client_id": client_id, "grant_type": "client_credentials", "scope": cloud.graph_scope,
             "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
@@ -351,11 +361,39 @@ def exchange_check(cloud: Cloud, tenant: str, client_id: str, identity: Identity
         if not codes:
             m = re.search(r"AADSTS(\d+)", description)
             codes = [int(m.group(1))] if m else []
-        code = codes[0] if codes else None
-        if code == 70021 and time.monotonic() - started < budget:
-            time.sleep(policy.delay(attempt))
-            continue
-        raise _exchange_error(cloud, tenant, client_id, identity, code, description, status)
+        raise _ExchangeRefused(codes[0] if codes else None, description, status)
+
+    try:
+        return with_retries_sync(once, what="token exchange", policy=policy,
+                                 retry_on=lambda e: REPLICATION if isinstance(e, _ExchangeRefused)
+                                 and e.code == 70021 else None)
+    except _ExchangeRefused as exc:
+        raise _exchange_error(cloud, tenant, client_id, identity, exc.code, exc.description,
+                              exc.status) from None
+
+
+class _Unanswered(Exception):
+    """The metadata endpoint did not answer (refused, timed out, unreachable)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Refused(Exception):
+    """The metadata endpoint answered 410, 429 or 5xx (worth asking again)."""
+
+    def __init__(self, status: int, body: bytes):
+        super().__init__(f"HTTP {status}")
+        self.status, self.body = status, body
+
+
+class _ExchangeRefused(Exception):
+    """The token endpoint refused the exchange (``code``: the AADSTS number, when it gave one)."""
+
+    def __init__(self, code: int | None, description: str, status: int):
+        super().__init__(f"AADSTS{code}" if code else description)
+        self.code, self.description, self.status = code, description, status
 
 
 def _exchange_error(cloud: Cloud, tenant: str, client_id: str, identity: IdentityToken,

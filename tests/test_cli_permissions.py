@@ -18,7 +18,7 @@ def test_permission_add_twice_merges_without_duplicates(env):
     first, _ = twice(env, "permission", "add", "--app", "my-app",
                      "--role", "DeviceManagementConfiguration.ReadWrite.All", "--scope", "User.Read.All")
     assert outcomes(first) == ["created"]
-    # the same name as a role and as a scope is two permissions with different ids (FACTS.md)
+    # the same name as a role and as a scope is two permissions with different ids (Microsoft Graph permissions reference)
     rra = _rra(env)
     assert len(rra) == 1 and rra[0]["resourceAppId"] == GRAPH
     assert {(a["id"], a["type"]) for a in rra[0]["resourceAccess"]} == {

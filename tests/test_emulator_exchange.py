@@ -152,7 +152,7 @@ def test_exchange_with_another_identitys_subject_fails(emu):
 
 
 def test_new_fic_not_yet_replicated_is_aadsts70021_then_works(emu):
-    """FACTS.md: a just-created FIC answers AADSTS70021 until it has propagated (lag by count)."""
+    """Entra ID (workload identity federation, "Important considerations"): a just-created FIC answers AADSTS70021 until it has propagated (lag by count)."""
     from azure.core.exceptions import ClientAuthenticationError
     from azure.identity.aio import ClientSecretCredential
     from msgraph import GraphServiceClient

@@ -1,5 +1,5 @@
 """The emulator's federatedIdentityCredentials and owners, through msgraph-sdk: round trips, the
-upsert by name, every validation rule of FACTS.md, and owners that are service principals
+upsert by name, every validation rule of the federatedIdentityCredential reference, and owners that are service principals
 (including a user-assigned managed identity created through ARM)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Replication lag on the emulator's Graph (FACTS.md "Replication delay"), through msgraph-sdk:
+"""Replication lag on the emulator's Graph (Microsoft Graph: eventual consistency of directory objects), through msgraph-sdk:
 with ``replication_lag: N`` a new object answers the documented errors to the next N reads or
 references, then is there; upserts by key never duplicate a lagging object. Counted, not timed."""
 

@@ -105,6 +105,27 @@ def classify(err: WireError, *, not_found_is_replication: bool = False) -> str |
     return None
 
 
+class _Budget:
+    """One call's retries: how many were made, and the delay before the next one (None: give up)."""
+
+    def __init__(self, what: str, policy: RetryPolicy, retry_on: Callable[[Exception], str | None],
+                 attempts: int | None):
+        self.what, self.policy, self.retry_on, self.attempts = what, policy, retry_on, attempts
+        self.started = time.monotonic()
+        self.attempt = 0
+
+    def delay_after(self, exc: Exception) -> float | None:
+        self.attempt += 1
+        reason = self.retry_on(exc)
+        if reason is None or (self.attempts is not None and self.attempt >= self.attempts):
+            return None
+        delay = self.policy.delay(self.attempt, getattr(exc, "retry_after", None))
+        if time.monotonic() - self.started + delay > self.policy.max_time:
+            return None
+        log.info("retry %d of %s in %.2f s: %s (%s)", self.attempt, self.what, delay, reason, exc)
+        return delay
+
+
 async def with_retries(call: Callable[[], Awaitable[T]], *, what: str,
                        policy: RetryPolicy,
                        retry_on: Callable[[Exception], str | None],
@@ -114,21 +135,29 @@ async def with_retries(call: Callable[[], Awaitable[T]], *, what: str,
     ``retry_on(exc)`` names the reason to retry (or None); ``attempts`` bounds the number of
     calls in addition to ``policy.max_time``.
     """
-    started = time.monotonic()
-    attempt = 0
+    budget = _Budget(what, policy, retry_on, attempts)
     while True:
-        attempt += 1
         try:
             return await call()
-        except Exception as exc:  # noqa: BLE001 - classified below, re-raised when not retryable
-            reason = retry_on(exc)
-            if reason is None or (attempts is not None and attempt >= attempts):
+        except Exception as exc:  # noqa: BLE001 - classified by the budget, re-raised when not retryable
+            delay = budget.delay_after(exc)
+            if delay is None:
                 raise
-            delay = policy.delay(attempt, getattr(exc, "retry_after", None))
-            if time.monotonic() - started + delay > policy.max_time:
-                raise
-            log.info("retry %d of %s in %.2f s: %s (%s)", attempt, what, delay, reason, exc)
             await asyncio.sleep(delay)
+
+
+def with_retries_sync(call: Callable[[], T], *, what: str, policy: RetryPolicy,
+                      retry_on: Callable[[Exception], str | None], attempts: int | None = None) -> T:
+    """``with_retries`` for code that runs no event loop (the workload commands): same budget."""
+    budget = _Budget(what, policy, retry_on, attempts)
+    while True:
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001 - classified by the budget, re-raised when not retryable
+            delay = budget.delay_after(exc)
+            if delay is None:
+                raise
+            time.sleep(delay)
 
 
 async def wait_for_consistency(policy: RetryPolicy, read: Callable[[], Awaitable[Any]]) -> Any:
