@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .errors import usage_error
-from .spec.rules import CLOUDS as CLOUD_NAMES, check_cloud
+from .spec.rules import check_cloud
 
 
 @dataclass(frozen=True)

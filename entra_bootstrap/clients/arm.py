@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, TypeVar
 
 from ..errors import CliError, api_error, auth_error, not_found
+from ..spec.rules import split_identity_ref
 from .retry import classify, with_retries
 
 log = logging.getLogger("entra_bootstrap.http")
@@ -51,10 +52,7 @@ def role_phrase(role: str, attaching: bool = False) -> str:
     return text
 
 
-# --- input validation (pure; runs before any request): the rules of spec/rules.py ----------------
-from ..spec.rules import check_identity_name, check_resource_group, split_identity_ref  # noqa: E402,F401
-
-
+# --- a user-assigned identity as the user named it (checked by spec/rules.py) ----------------------
 @dataclass(frozen=True)
 class IdentityRef:
     """A user-assigned identity as the user named it, made into a full resource id."""
