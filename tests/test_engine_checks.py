@@ -21,3 +21,36 @@ def test_consent_to_a_privileged_role_in_the_file_is_refused_before_any_write(en
     path.write_text(path.read_text().replace("consent = true\n", "consent = true\nallow_privileged = true\n"))
     cli("up", "-f", path, "-o", "none")
     assert any("appRoleAssignedTo" in w["path"] for w in env.writes())
+
+
+def _identity_file(tmp_path, target: str):
+    path = tmp_path / "target.toml"
+    path.write_text('[[identity]]\nname = "refuse-identity"\nresource_group = "myResourceGroup"\n'
+                    f'assign_to = ["{target}"]\n\n[[app]]\nunique_name = "refuse-app"\n')
+    return path
+
+
+def test_a_container_group_restart_without_yes_is_refused_before_the_identity_is_created(env, tmp_path):
+    path = _identity_file(tmp_path, "container-group:myContainerGroup")
+    doc = json.loads(cli("up", "-f", path, "-o", "json", code=2).stdout)
+    assert doc["error"]["code"] == "ConfirmationRequired" and doc["changes"] == []
+    assert "restarts every container" in doc["error"]["message"] and "--yes" in doc["error"]["fix"]
+    assert env.writes() == []                      # not the identity, not the app
+    cli("up", "-f", path, "--yes", "-o", "none")
+    assert [w for w in env.writes() if "containerGroups" in w["path"]]
+
+
+def test_a_missing_target_is_refused_before_any_write(env, tmp_path):
+    path = _identity_file(tmp_path, "vm:noSuchVM")
+    result = cli("up", "-f", path, code=4)
+    assert "noSuchVM" in result.stderr and "error[" in result.stderr
+    assert env.writes() == []
+
+
+def test_a_no_op_up_is_one_plan_and_sends_no_write(env, tmp_path):
+    path = _identity_file(tmp_path, "vm:myVM")
+    cli("up", "-f", path, "-o", "none")
+    env.clear_requests()
+    doc = json.loads(cli("up", "-f", path, "-o", "json").stdout)
+    assert {c["outcome"] for c in doc["changes"]} == {"unchanged"} and env.writes() == []
+    assert doc["result"]["identities"]["refuse-identity"]["principalId"]

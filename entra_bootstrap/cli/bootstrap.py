@@ -67,6 +67,9 @@ def _audit(path: Path | None) -> None:
 
 def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bool = False,
          yes: bool = False):
+    """``plan``/``verify``/``down``'s passes run once; ``up`` plans the whole file first (every
+    refusal - a failed check, a missing target, a confirmation refused - happens before the first
+    write), asks what needs confirming, then applies on fresh reads."""
     from ..engine import result_values, run
     from ..steps.registry import KINDS
 
@@ -76,14 +79,11 @@ def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bo
         if audit.enabled() and not plan:
             claims = await session.graph_token_claims()
             audit.set_principal(claims.get("oid"), claims.get("tid"))
-        reporter = _Progress(opts) if progress else None
-        try:
+        if plan or destroy:
             outcome = await run(spec, session, KINDS, plan=plan, destroy=destroy,
-                                on_change=reporter.change if reporter else None,
-                                confirm=_restart_confirmation(yes, reporter))
-        finally:
-            if reporter:
-                reporter.close()
+                                confirm=_restart_confirmation(yes, None))
+        else:
+            outcome = await _plan_then_apply(spec, session, KINDS, opts, yes, progress)
         values = result_values(session, outcome.changes, KINDS)
         if not values.get("tenantId"):
             try:
@@ -93,6 +93,38 @@ def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bo
         return outcome, values
 
     return execute(main, opts)
+
+
+async def _plan_then_apply(spec, session, kinds, opts: Options, yes: bool, progress: bool):
+    from ..engine import Outcome, run
+
+    planned = await run(spec, session, kinds, plan=True)
+    if planned.error is not None:
+        return Outcome([], planned.error)            # refused before any write: nothing was done
+    if not planned.pending:
+        return planned                               # nothing to do: the plan is the outcome
+    ask = _restart_confirmation(yes, None)
+    asked = set()
+    for change in planned.changes:
+        if change.changed and change.confirm:
+            try:
+                ask(change)
+            except CliError as refused:
+                return Outcome([], refused)          # not confirmed: nothing was written
+            asked.add((change.kind, change.name))
+    tenant = session.memo.get("tenant_id")
+    session.memo.clear()                             # the plan's placeholders; apply reads afresh
+    if tenant:
+        session.memo["tenant_id"] = tenant
+    reporter = _Progress(opts) if progress else None
+    confirm = _restart_confirmation(yes, reporter)
+    try:
+        return await run(spec, session, kinds, plan=False,
+                         on_change=reporter.change if reporter else None,
+                         confirm=lambda c: None if (c.kind, c.name) in asked else confirm(c))
+    finally:
+        if reporter:
+            reporter.close()
 
 
 class _Progress:
@@ -155,7 +187,7 @@ def _restart_confirmation(yes: bool, reporter):
     """Asked before a container group is re-sent (every container restarts)."""
     def ask(change) -> None:
         what = f"{change.kind} {change.name}: {change.reason}".strip()
-        confirm(yes, f"{what}: this re-sends the container group and restarts every container",
+        confirm(yes, f"{what}: {change.confirm or 'this re-sends the container group and restarts every container'}",
                 before_asking=reporter.close if reporter is not None else None)
     return ask
 

@@ -133,7 +133,9 @@ class ContainerGroupIdentityStep:
         return [Change(KIND, self.name, action, ids=change_ids(current), reason=reason,
                        fields=("identity",) if self._plan.changed else (), before=current.as_dict(),
                        after={"type": self._plan.type, "userAssigned": sorted(self._plan.users.values()),
-                              "resend": resend_summary(self.group)})]
+                              "resend": resend_summary(self.group)},
+                       confirm="this re-sends the container group and restarts every container"
+                       if self._plan.changed else "")]
 
     def _refuse_unsafe(self) -> None:
         state = group_state(self.group)
