@@ -85,14 +85,18 @@ class Output:
             _out("dry run: nothing was written")
 
     # --- plan ----------------------------------------------------------------------------------
-    def plan(self, changes: Sequence[Change], *, pending: bool) -> None:
-        """``plan``: + create, ~ update, - delete, = unchanged, in the order it would run."""
+    def plan(self, changes: Sequence[Change], *, pending: bool, error: CliError | None = None) -> None:
+        """``plan``: + create, ~ update, - delete, = unchanged, in the order it would run.
+        ``error`` (json only): the plan stopped by it, as the one document (``error`` beside ``plan``)."""
         summary = {"create": 0, "update": 0, "delete": 0, "unchanged": 0}
         for c in changes:
             summary[c.action] += 1
         if self.format == "json":
-            _out(json.dumps({"plan": [c.as_dict() | {"symbol": c.symbol} for c in changes],
-                             "pending": pending, "summary": summary}, indent=2))
+            doc = {"plan": [c.as_dict() | {"symbol": c.symbol} for c in changes],
+                   "pending": pending, "summary": summary}
+            if error is not None:
+                doc["error"] = error.as_dict()
+            _out(json.dumps(doc, indent=2))
             return
         if self.format == "tsv":
             for c in changes:

@@ -54,3 +54,11 @@ def test_a_no_op_up_is_one_plan_and_sends_no_write(env, tmp_path):
     doc = json.loads(cli("up", "-f", path, "-o", "json").stdout)
     assert {c["outcome"] for c in doc["changes"]} == {"unchanged"} and env.writes() == []
     assert doc["result"]["identities"]["refuse-identity"]["principalId"]
+
+
+def test_plan_json_on_an_error_is_one_document(env, tmp_path):
+    path = _identity_file(tmp_path, "vm:noSuchVM")
+    out = cli("plan", "-f", path, "-o", "json", code=4).stdout
+    doc = json.loads(out)                       # one document: json.loads fails on two
+    assert doc["error"]["exitCode"] == 4 and "noSuchVM" in doc["error"]["message"]
+    assert [c["kind"] for c in doc["plan"]][:1] == ["userAssignedIdentity"]

@@ -176,9 +176,15 @@ def plan(file: FileOpt, detailed_exitcode: Annotated[bool, typer.Option(
     opts = options()
     spec = _load(file, opts)
     outcome, values = _run(spec, opts, plan=True)
+    error = outcome.error
+    if error is not None and opts.output == "json":
+        # One JSON document: the plan as far as it got, and what stopped it.
+        err = error if isinstance(error, CliError) else unexpected_error(error)
+        opts.out.plan(outcome.changes, pending=outcome.pending, error=err)
+        raise typer.Exit(err.exit_code)
     opts.out.plan(outcome.changes, pending=outcome.pending)
-    if outcome.error is not None:
-        raise outcome.error
+    if error is not None:
+        raise error
     if detailed_exitcode and outcome.pending:
         raise typer.Exit(EXIT_CHANGES_PENDING)
 
