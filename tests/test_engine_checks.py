@@ -62,3 +62,23 @@ def test_plan_json_on_an_error_is_one_document(env, tmp_path):
     doc = json.loads(out)                       # one document: json.loads fails on two
     assert doc["error"]["exitCode"] == 4 and "noSuchVM" in doc["error"]["message"]
     assert [c["kind"] for c in doc["plan"]][:1] == ["userAssignedIdentity"]
+
+
+def test_up_takes_the_flags_its_messages_name(env, tmp_path):
+    path = _identity_file(tmp_path, "vmss:myScaleSet")
+    first = cli("up", "-f", path)
+    assert "--upgrade-instances" in first.stdout                     # the note names up's own flag
+    doc = json.loads(cli("up", "-f", path, "--upgrade-instances", "-o", "json").stdout)
+    assert ("scaleSetInstances", "update", "updated") in [(c["kind"], c["action"], c["outcome"])
+                                                           for c in doc["changes"]]
+    instances = env.state()["arm"]["scale_set_instances"]
+    assert all(i["latestModelApplied"] for group in instances.values() for i in group.values())
+
+    priv = tmp_path / "priv.toml"
+    priv.write_text('[[app]]\nunique_name = "priv-flag-app"\nconsent = true\n'
+                    '[[app.permission]]\nroles = ["RoleManagement.ReadWrite.Directory"]\n')
+    refused = json.loads(cli("plan", "-f", priv, "-o", "json", code=2).stdout)
+    assert "--allow-privileged" in refused["error"]["problems"][0]["fix"]
+    env.clear_requests()
+    cli("up", "-f", priv, "--allow-privileged", "-o", "none")
+    assert [w for w in env.writes() if w["path"].endswith("/appRoleAssignedTo")]

@@ -24,6 +24,12 @@ AuditOpt = Annotated[Optional[Path], typer.Option(
     "--audit-log", envvar="ENTRA_BOOTSTRAP_AUDIT_LOG", show_envvar=True,
     help="Append one JSON line per write (time, operator, tenant, method, object, outcome).")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+AllowPrivilegedOpt = Annotated[bool, typer.Option(
+    "--allow-privileged", help="Consent to privileged Graph roles for every app of the file "
+                               "(as allow_privileged = true in each [[app]]).")]
+UpgradeOpt = Annotated[bool, typer.Option(
+    "--upgrade-instances", help="Upgrade scale-set instances (upgrade policy Manual) to the model "
+                                "with the identity change.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -35,13 +41,14 @@ def register(app: typer.Typer) -> None:
 
 
 # --- shared --------------------------------------------------------------------------------------
-def _load(path: Path, opts: Options):
+def _load(path: Path, opts: Options, *, allow_privileged: bool = False):
     """Validate the whole file before any request; apply its tenant/subscription/cloud."""
     from ..spec import SpecError, load_spec
     from ..steps.registry import KINDS
 
     try:
-        spec = load_spec(path, sections=[k.file_section for k in KINDS if k.file_section is not None])
+        spec = load_spec(path, sections=[k.file_section for k in KINDS if k.file_section is not None],
+                         allow_privileged=allow_privileged)
     except SpecError as err:
         raise CliError(f"{path} is not a valid bootstrap file:\n  " +
                        "\n  ".join(str(p) for p in err.problems),
@@ -66,7 +73,7 @@ def _audit(path: Path | None) -> None:
 
 
 def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bool = False,
-         yes: bool = False):
+         yes: bool = False, upgrade_instances: bool = False):
     """``plan``/``verify``/``down``'s passes run once; ``up`` plans the whole file first (every
     refusal - a failed check, a missing target, a confirmation refused - happens before the first
     write), asks what needs confirming, then applies on fresh reads."""
@@ -81,9 +88,9 @@ def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bo
             audit.set_principal(claims.get("oid"), claims.get("tid"))
         if plan or destroy:
             outcome = await run(spec, session, KINDS, plan=plan, destroy=destroy,
-                                confirm=_restart_confirmation(yes, None))
+                                confirm=_restart_confirmation(yes, None), upgrade_instances=upgrade_instances)
         else:
-            outcome = await _plan_then_apply(spec, session, KINDS, opts, yes, progress)
+            outcome = await _plan_then_apply(spec, session, KINDS, opts, yes, progress, upgrade_instances)
         values = result_values(session, outcome.changes, KINDS)
         if not values.get("tenantId"):
             try:
@@ -95,10 +102,11 @@ def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bo
     return execute(main, opts)
 
 
-async def _plan_then_apply(spec, session, kinds, opts: Options, yes: bool, progress: bool):
+async def _plan_then_apply(spec, session, kinds, opts: Options, yes: bool, progress: bool,
+                           upgrade_instances: bool):
     from ..engine import Outcome, run
 
-    planned = await run(spec, session, kinds, plan=True)
+    planned = await run(spec, session, kinds, plan=True, upgrade_instances=upgrade_instances)
     if planned.error is not None:
         return Outcome([], planned.error)            # refused before any write: nothing was done
     if not planned.pending:
@@ -121,7 +129,8 @@ async def _plan_then_apply(spec, session, kinds, opts: Options, yes: bool, progr
     try:
         return await run(spec, session, kinds, plan=False,
                          on_change=reporter.change if reporter else None,
-                         confirm=lambda c: None if (c.kind, c.name) in asked else confirm(c))
+                         confirm=lambda c: None if (c.kind, c.name) in asked else confirm(c),
+                         upgrade_instances=upgrade_instances)
     finally:
         if reporter:
             reporter.close()
@@ -168,14 +177,15 @@ def _report(opts: Options, outcome, values: dict, *, dry_run: bool) -> None:
 # --- commands ------------------------------------------------------------------------------------
 def plan(file: FileOpt, detailed_exitcode: Annotated[bool, typer.Option(
         "--detailed-exitcode",
-        help=f"Exit 0 when nothing would change, {EXIT_CHANGES_PENDING} when changes are pending.")] = False):
+        help=f"Exit 0 when nothing would change, {EXIT_CHANGES_PENDING} when changes are pending.")] = False,
+        allow_privileged: AllowPrivilegedOpt = False, upgrade_instances: UpgradeOpt = False):
     """Show what `up` would do: + create, ~ update, - delete, = unchanged, in the order it would run.
 
     Read-only. Example: entra-bootstrap plan -f bootstrap.toml --detailed-exitcode
     """
     opts = options()
-    spec = _load(file, opts)
-    outcome, values = _run(spec, opts, plan=True)
+    spec = _load(file, opts, allow_privileged=allow_privileged)
+    outcome, values = _run(spec, opts, plan=True, upgrade_instances=upgrade_instances)
     error = outcome.error
     if error is not None and opts.output == "json":
         # One JSON document: the plan as far as it got, and what stopped it.
@@ -200,17 +210,19 @@ def _restart_confirmation(yes: bool, reporter):
 
 def up(file: FileOpt, audit_log: AuditOpt = None,
        yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before re-sending a container "
-                                                            "group (which restarts its containers).")] = False):
+                                                            "group (which restarts its containers).")] = False,
+       allow_privileged: AllowPrivilegedOpt = False, upgrade_instances: UpgradeOpt = False):
     """Apply the file: every object created or brought up to date, in dependency order.
 
     Idempotent: a second run changes nothing; a run cut off halfway is finished by the next.
     Example: entra-bootstrap up -f bootstrap.toml -o json
     """
     opts = options()
-    spec = _load(file, opts)
+    spec = _load(file, opts, allow_privileged=allow_privileged)
     _audit(audit_log)
     dry = opts.dry_run
-    outcome, values = _run(spec, opts, plan=dry, progress=not dry, yes=yes)
+    outcome, values = _run(spec, opts, plan=dry, progress=not dry, yes=yes,
+                           upgrade_instances=upgrade_instances)
     _report(opts, outcome, values, dry_run=dry)
 
 

@@ -155,7 +155,7 @@ def identity_step(target: str, name: str, resource_group: str, mode: str, *, sys
 
 def attach_step(target, identity: str, identity_group: str | None, *, present: bool = True,
                 upgrade_instances: bool = False, confirm: Callable | None = None):
-    """For ``up``/``down`` (bootstrap.py): attach (``present``) or detach one user-assigned identity.
+    """For ``up``/``down`` (the attachment kind below): attach (``present``) or detach one user-assigned identity.
 
     ``target`` is a ``spec.Target`` (kind vm | vmss | container-group, name, resource_group)."""
     return identity_step(target.kind, target.name, target.resource_group or identity_group,
@@ -172,7 +172,8 @@ def _steps(spec, ctx: BuildContext):
     for i, ident in enumerate(spec.identities):
         for target in ident.assign_to:
             yield (0, i), f"identity {ident.name}", attach_step(
-                target, ident.name, ident.resource_group, present=ctx.present, confirm=ctx.confirm)
+                target, ident.name, ident.resource_group, present=ctx.present, confirm=ctx.confirm,
+                upgrade_instances=ctx.upgrade_instances)
 
 
 async def _check(spec, session) -> None:
