@@ -82,3 +82,29 @@ def test_up_takes_the_flags_its_messages_name(env, tmp_path):
     env.clear_requests()
     cli("up", "-f", priv, "--allow-privileged", "-o", "none")
     assert [w for w in env.writes() if w["path"].endswith("/appRoleAssignedTo")]
+
+
+def _remove_resource(env, suffix: str) -> None:
+    state = env.state()
+    resources = state["arm"]["resources"]
+    for key in [k for k in resources if k.endswith(suffix)]:
+        del resources[key]
+    env.control("PUT", "/_emulator/state", state)
+
+
+def test_down_with_a_declared_target_gone_detaches_nothing_and_deletes_the_rest(env, tmp_path):
+    path = _identity_file(tmp_path, "vm:myVM")
+    cli("up", "-f", path, "-o", "none")
+    _remove_resource(env, "/virtualmachines/myvm")
+    doc = json.loads(cli("down", "-f", path, "--yes", "-o", "json").stdout)
+    outcomes = {(c["kind"], c["outcome"]) for c in doc["changes"]}
+    assert ("vmIdentity", "unchanged") in outcomes and ("userAssignedIdentity", "deleted") in outcomes
+    gone = next(c for c in doc["changes"] if c["kind"] == "vmIdentity")
+    assert "no longer exists" in gone["reason"]
+    assert not [k for k in env.state()["arm"]["resources"] if k.endswith("/refuse-identity")]
+
+
+def test_identity_disable_on_a_resource_that_does_not_exist_is_still_exit_4(env):
+    result = cli("identity", "disable", "--vm", "noSuchVM", "-g", "myResourceGroup", "--system-assigned",
+                 code=4)
+    assert "noSuchVM" in result.stderr and env.writes() == []

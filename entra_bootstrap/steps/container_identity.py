@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 from ..clients.arm import arm
 from ..engine import Change
 from ..errors import api_error
-from .identity_attachment import (Attached, IdentityPlan, change_ids, check_outcome, identity_refs,
+from .identity_attachment import (Attached, IdentityPlan, change_ids, check_outcome, gone, identity_refs,
                                   plan_identity, wanted_user_identities)
 
 KIND = "containerGroupIdentity"
@@ -104,6 +104,7 @@ class ContainerGroupIdentityStep:
     users: Sequence[str] = ()
     identity_group: str | None = None
     confirm: Callable[[Change], None] | None = None
+    gone_ok: bool = False                   # down: a group that no longer exists has nothing attached
     kind: str = KIND
     attached: Attached | None = field(default=None, init=False)
     group: dict | None = field(default=None, init=False)
@@ -121,7 +122,10 @@ class ContainerGroupIdentityStep:
     async def plan(self, session) -> list[Change]:
         refs = identity_refs(session, self.users, self.identity_group or self.resource_group)
         client = arm(session)
-        self.group = await client.get_container_group(self.resource_group, self.name, self.obj)
+        self.group = await client.get_container_group(self.resource_group, self.name, self.obj,
+                                                      missing_ok=self.gone_ok)
+        if self.group is None:
+            return [gone(KIND, self.name)]
         users = await wanted_user_identities(session, self.mode, refs)
         current = Attached.of(self.group)
         self.attached = current

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from ..clients.arm import IdentityRef, parse_identity_ref
+from ..engine import Change
 from ..errors import api_error
 from .lookups import find_user_assigned_identity
 
@@ -149,3 +150,8 @@ async def wanted_user_identities(session, mode: str, refs: list[IdentityRef]) ->
 
 def change_ids(attached: Attached) -> dict[str, str]:
     return {"principalId": attached.system_principal} if attached.system_principal else {}
+
+
+def gone(kind: str, name: str) -> Change:
+    """Detaching from a resource that no longer exists: nothing to do (``down`` goes on)."""
+    return Change(kind, name, "unchanged", reason="the resource no longer exists: nothing to detach")

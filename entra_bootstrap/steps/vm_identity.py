@@ -24,7 +24,7 @@ from ..clients.arm import arm
 from ..engine import BuildContext, Change, StepKind
 from ..errors import usage_error
 # Re-exported: the shared attachment logic used to live here.
-from .identity_attachment import (TARGET_KINDS, TARGETS, Attached, IdentityPlan,  # noqa: F401
+from .identity_attachment import (TARGET_KINDS, TARGETS, Attached, IdentityPlan, gone,  # noqa: F401
                                   change_ids, check_outcome, identity_refs, plan_identity, type_text,
                                   wanted_user_identities)
 
@@ -44,6 +44,7 @@ class ComputeIdentityStep:
     users: Sequence[str] = ()
     identity_group: str | None = None
     upgrade_instances: bool = False
+    gone_ok: bool = False                  # down: a resource that no longer exists has nothing attached
     kind: str = ""
     attached: Attached | None = field(default=None, init=False)
     _plan: IdentityPlan | None = field(default=None, init=False)
@@ -71,7 +72,10 @@ class ComputeIdentityStep:
     async def plan(self, session) -> list[Change]:
         refs = identity_refs(session, self.users, self.identity_group or self.resource_group)
         client = arm(session)
-        self._resource = await client.get_compute(self.target, self.resource_group, self.name, self.obj)
+        self._resource = await client.get_compute(self.target, self.resource_group, self.name, self.obj,
+                                                  missing_ok=self.gone_ok)
+        if self._resource is None:
+            return [gone(self.kind, self.name)]
         users = await wanted_user_identities(session, self.mode, refs)
         current = Attached.of(self._resource)
         self.attached = current
@@ -139,8 +143,9 @@ class ComputeIdentityStep:
 
 def identity_step(target: str, name: str, resource_group: str, mode: str, *, system: bool = False,
                   users: Sequence[str] = (), identity_group: str | None = None,
-                  upgrade_instances: bool = False, confirm: Callable | None = None):
-    """The step for a VM, scale set or container group (``target`` vm | vmss | container-group)."""
+                  upgrade_instances: bool = False, confirm: Callable | None = None, gone_ok: bool = False):
+    """The step for a VM, scale set or container group (``target`` vm | vmss | container-group);
+    ``gone_ok``: a resource that does not exist is nothing to detach (``down``), not an error."""
     kind = TARGET_KINDS.get(target)
     if kind is None:
         raise usage_error(f"unknown identity target kind '{target}'", code="BadTarget",
@@ -148,20 +153,22 @@ def identity_step(target: str, name: str, resource_group: str, mode: str, *, sys
     if kind == "containerGroup":
         from .container_identity import ContainerGroupIdentityStep
         return ContainerGroupIdentityStep(name, resource_group, mode, system=system, users=users,
-                                          identity_group=identity_group, confirm=confirm)
+                                          identity_group=identity_group, confirm=confirm, gone_ok=gone_ok)
     return ComputeIdentityStep(kind, name, resource_group, mode, system=system, users=users,
-                               identity_group=identity_group, upgrade_instances=upgrade_instances)
+                               identity_group=identity_group, upgrade_instances=upgrade_instances,
+                               gone_ok=gone_ok)
 
 
 def attach_step(target, identity: str, identity_group: str | None, *, present: bool = True,
                 upgrade_instances: bool = False, confirm: Callable | None = None):
-    """For ``up``/``down`` (the attachment kind below): attach (``present``) or detach one user-assigned identity.
+    """For ``up``/``down`` (the attachment kind below): attach (``present``) or detach one
+    user-assigned identity; on ``down`` a target that no longer exists counts as detached.
 
     ``target`` is a ``spec.Target`` (kind vm | vmss | container-group, name, resource_group)."""
     return identity_step(target.kind, target.name, target.resource_group or identity_group,
                          "enable" if present else "disable", users=[identity],
                          identity_group=identity_group, upgrade_instances=upgrade_instances,
-                         confirm=confirm)
+                         confirm=confirm, gone_ok=not present)
 
 
 # --- the step kind (steps/registry.py): identities attached to VMs, scale sets, container groups ----
