@@ -108,3 +108,15 @@ def test_identity_disable_on_a_resource_that_does_not_exist_is_still_exit_4(env)
     result = cli("identity", "disable", "--vm", "noSuchVM", "-g", "myResourceGroup", "--system-assigned",
                  code=4)
     assert "noSuchVM" in result.stderr and env.writes() == []
+
+
+def test_identity_disable_of_an_identity_that_does_not_exist_is_a_typo_exit_4(env):
+    result = cli("identity", "disable", "--vm", "myVM", "-g", "myResourceGroup",
+                 "--user-assigned", "no-such-identity", code=4)
+    assert "error[ResourceNotFound]" in result.stderr and "no-such-identity" in result.stderr
+    assert env.writes() == []
+    cli("identity", "create", "real-identity", "-g", "myResourceGroup", "-o", "none")
+    env.clear_requests()
+    again = cli("identity", "disable", "--vm", "myVM", "-g", "myResourceGroup",
+                "--user-assigned", "real-identity", "-o", "json")
+    assert json.loads(again.stdout)["changes"][0]["outcome"] == "unchanged" and env.writes() == []

@@ -24,7 +24,7 @@ from ..clients.arm import arm
 from ..engine import Change
 from ..errors import api_error
 from .identity_attachment import (Attached, IdentityPlan, change_ids, check_outcome, gone, identity_refs,
-                                  plan_identity, wanted_user_identities)
+                                  plan_identity, refuse_unknown_detach, wanted_user_identities)
 
 KIND = "containerGroupIdentity"
 READ_ONLY_TOP = ("id", "name", "type", "systemData", "etag", "identity")
@@ -129,6 +129,8 @@ class ContainerGroupIdentityStep:
         users = await wanted_user_identities(session, self.mode, refs)
         current = Attached.of(self.group)
         self.attached = current
+        if self.mode == "disable" and not self.gone_ok:
+            await refuse_unknown_detach(session, refs, current, self.obj)
         self._plan = plan_identity(current, self.mode, self.system, users)
         if self._plan.changed:
             self._refuse_unsafe()

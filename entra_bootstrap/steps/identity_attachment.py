@@ -13,7 +13,7 @@ from typing import Sequence
 
 from ..clients.arm import IdentityRef, parse_identity_ref
 from ..engine import Change
-from ..errors import api_error
+from ..errors import api_error, not_found
 from .lookups import find_user_assigned_identity
 
 TARGETS = {"vm": ("virtual machine", "Microsoft.Compute/virtualMachines"),
@@ -146,6 +146,21 @@ async def wanted_user_identities(session, mode: str, refs: list[IdentityRef]) ->
             rid = ref.id
         out[rid.lower()] = rid
     return out
+
+
+async def refuse_unknown_detach(session, refs: list[IdentityRef], attached: "Attached", obj: str) -> None:
+    """``identity disable --user-assigned NAME``: a NAME that is neither attached nor an existing
+    identity is a typo, not "nothing to do" (exit 4). An attached identity that was deleted since is
+    still detached."""
+    for ref in refs:
+        if ref.id.lower() in attached.users:
+            continue
+        if await find_user_assigned_identity(session, ref, missing_ok=True) is None:
+            raise not_found(f"no user-assigned identity '{ref.name}' in resource group '{ref.resource_group}', "
+                            f"and none by that name is attached to the {obj}", code="ResourceNotFound",
+                            object=f"user-assigned identity '{ref.id}'",
+                            fix="check the name and -g (entra-bootstrap identity show --vm/--vmss/"
+                                "--container-group NAME -g RG lists what is attached)")
 
 
 def change_ids(attached: Attached) -> dict[str, str]:

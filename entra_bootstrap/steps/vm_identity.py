@@ -26,7 +26,7 @@ from ..errors import usage_error
 # Re-exported: the shared attachment logic used to live here.
 from .identity_attachment import (TARGET_KINDS, TARGETS, Attached, IdentityPlan, gone,  # noqa: F401
                                   change_ids, check_outcome, identity_refs, plan_identity, type_text,
-                                  wanted_user_identities)
+                                  refuse_unknown_detach, wanted_user_identities)
 
 
 @dataclass
@@ -79,6 +79,8 @@ class ComputeIdentityStep:
         users = await wanted_user_identities(session, self.mode, refs)
         current = Attached.of(self._resource)
         self.attached = current
+        if self.mode == "disable" and not self.gone_ok:
+            await refuse_unknown_detach(session, refs, current, self.obj)
         self._plan = plan_identity(current, self.mode, self.system, users)
         action = "update" if self._plan.changed else "unchanged"
         change = Change(self.kind, self.name, action, ids=change_ids(current), reason=self._plan.reason(),
