@@ -120,3 +120,9 @@ def test_identity_disable_of_an_identity_that_does_not_exist_is_a_typo_exit_4(en
     again = cli("identity", "disable", "--vm", "myVM", "-g", "myResourceGroup",
                 "--user-assigned", "real-identity", "-o", "json")
     assert json.loads(again.stdout)["changes"][0]["outcome"] == "unchanged" and env.writes() == []
+
+
+def test_removing_a_credential_that_is_not_there_says_so(env):
+    cli("app", "create", "nothing-app", "-o", "none")
+    result = cli("federation", "remove", "--app", "nothing-app", "--name", "not-there")
+    assert "nothing to remove" in result.stdout and "not-there" in result.stdout
