@@ -107,7 +107,7 @@ async def imds_token(request: web.Request) -> web.Response:
         return _imds_error("invalid_resource", err.message)
     extra = {"xms_mirid": identity_rid} if identity_rid else {}
     token, iat, exp = issue_token(request, oid=principal_id, app_id=client_id, resource=resource,
-                                  ttl=MI_TOKEN_TTL, acr="2", extra=extra)
+                                  ttl=world.faults.token_ttl(MI_TOKEN_TTL), acr="2", extra=extra)
     if app_service:
         return json_response({"access_token": token, "expires_on": str(exp),
                               "resource": resource_name, "token_type": "Bearer",
