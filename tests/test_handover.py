@@ -144,3 +144,52 @@ def test_verify_consumer_path_fails_with_the_fix_when_the_federated_credential_i
     assert _checks(doc)[CONSUMER]["passed"] is False
     cli("up", "-f", example)                                        # up puts it back
     assert _checks(cli_json("verify", "-f", example, "--exchange"))[CONSUMER]["passed"] is True
+
+
+# --- the handover's rules, offline ------------------------------------------------------------------
+
+RID = "/subscriptions/s/resourceGroups/myResourceGroup/providers/Microsoft.ManagedIdentity/userAssignedIdentities/"
+
+
+def _values(held: dict | None = None, *, app: bool = True) -> dict:
+    values = {"tenantId": "t", "identities": {"terraform-managed-identity": {
+        "clientId": "mi-client", "principalId": "mi-principal", "id": RID + "terraform-managed-identity"}},
+              "apps": {"microsoft365-provider": {"appId": "app-client"}} if app else {}}
+    if held is not None:
+        values["targets"] = {"vm:myvm": held}
+    return values
+
+
+def _handover(values: dict, cloud: str | None = None, text: str = EXAMPLE) -> list[str]:
+    from entra_bootstrap.cli.bootstrap import handover
+    from entra_bootstrap.spec import default_permission_lookup, parse_spec
+
+    spec = parse_spec(text, "bootstrap.toml", *default_permission_lookup())
+    commands = [w["command"] for w in handover(spec, values, cloud)]
+    assert "targets" not in values                                     # not a key of result
+    return commands
+
+
+ONLY = {"userAssigned": [(RID + "terraform-managed-identity").lower()], "systemAssigned": False}
+
+
+@pytest.mark.parametrize("held, cloud, command", [
+    (ONLY, None, "entra-bootstrap exec --client-id app-client -- terraform apply"),
+    (ONLY, "custom", "entra-bootstrap exec --client-id app-client -- terraform apply"),
+    (ONLY, "usgov", "entra-bootstrap exec --cloud usgov --client-id app-client -- terraform apply"),
+    # the target's system-assigned identity is the endpoint's default: name the user-assigned one
+    (dict(ONLY, systemAssigned=True), None,
+     "entra-bootstrap exec --client-id app-client --identity-client-id mi-client -- terraform apply"),
+    ({"userAssigned": ONLY["userAssigned"] + [(RID + "other").lower()], "systemAssigned": False}, None,
+     "entra-bootstrap exec --client-id app-client --identity-client-id mi-client -- terraform apply"),
+    # what the target holds is unknown: naming the identity is always right
+    (None, None, "entra-bootstrap exec --client-id app-client --identity-client-id mi-client -- terraform apply"),
+])
+def test_the_command_names_the_identity_when_the_target_holds_others(held, cloud, command):
+    assert _handover(_values(held), cloud) == [command]
+
+
+def test_no_command_without_the_app_or_without_a_federation():
+    assert _handover(_values(ONLY, app=False)) == []                   # e.g. a dry run: no app yet
+    unfederated = EXAMPLE.split("  [[app.federation]]")[0]
+    assert _handover(_values(ONLY), text=unfederated) == []

@@ -25,7 +25,7 @@ from .federation import match_federated_credential
 from .keys import SIGNING_KEY
 from .metadata import check_tenant
 
-ACCESS_TOKEN_TTL = 3599            # Entra's usual client-credentials lifetime (seconds)
+ACCESS_TOKEN_TTL = 3599            # Entra's usual client-credentials lifetime (s); token_lifetime_s overrides
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 

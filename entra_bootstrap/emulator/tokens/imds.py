@@ -14,7 +14,7 @@ from ..http import json_response, world_of
 from ..state import World
 from .claims import issue_token, resolve_resource, resource_not_found
 
-MI_TOKEN_TTL = 86399               # IMDS hands out ~24 h tokens
+MI_TOKEN_TTL = 86399               # IMDS hands out ~24 h tokens (the token_lifetime_s knob overrides)
 COMPUTE_TYPES = ("microsoft.compute/virtualmachines", "microsoft.compute/virtualmachinescalesets",
                  "microsoft.containerinstance/containergroups")
 
