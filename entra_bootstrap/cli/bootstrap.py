@@ -97,6 +97,7 @@ def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bo
                 values["tenantId"] = await session.tenant_id()
             except CliError:
                 pass
+        values["workloads"] = handover(spec, values, opts.cloud)
         return outcome, values
 
     return execute(main, opts)
@@ -136,6 +137,48 @@ async def _plan_then_apply(spec, session, kinds, opts: Options, yes: bool, progr
             reporter.close()
 
 
+# NOTE: the run's default command in the handover; `exec` runs any COMMAND after `--`.
+HANDOVER_COMMAND = "terraform apply"
+_CLOUD_FLAG = ("usgov", "china")      # a real workload of these clouds needs `exec --cloud`
+
+
+def handover(spec, values: dict, cloud: str | None) -> list[dict]:
+    """``result.workloads``: per declared target of an identity and per app federated with that
+    identity, the exact ``exec`` command to run there. ``--identity-client-id`` is added when the
+    identity is not the only one the target holds (the metadata endpoint then needs to be told).
+    ``values["targets"]`` (the attachment kind's export) is consumed here."""
+    targets = values.pop("targets", {})
+    apps = {k.lower(): v for k, v in values.get("apps", {}).items()}
+    identities = {k.lower(): v for k, v in values.get("identities", {}).items()}
+    out: list[dict] = []
+    seen: set[tuple[str, str, str]] = set()
+    for ident in spec.identities:
+        mi = identities.get(ident.name.lower()) or {}
+        for target in ident.assign_to:
+            held = targets.get(target.label.lower())
+            for app in spec.apps:
+                federated = any(f.managed_identity and f.managed_identity.rsplit("/", 1)[-1].lower()
+                                == ident.name.lower() for f in app.federations)
+                app_id = (apps.get(app.unique_name.lower()) or {}).get("appId")
+                key = (target.label.lower(), ident.name.lower(), app.unique_name.lower())
+                if not federated or not app_id or not mi.get("clientId") or key in seen:
+                    continue
+                seen.add(key)
+                only = (held is not None and not held["systemAssigned"]
+                        and held["userAssigned"] == [str(mi.get("id") or "").lower()])
+                words = ["entra-bootstrap", "exec"]
+                if cloud in _CLOUD_FLAG:
+                    words += ["--cloud", cloud]
+                words += ["--client-id", app_id]
+                if not only:
+                    words += ["--identity-client-id", mi["clientId"]]
+                words += ["--", HANDOVER_COMMAND]
+                out.append({"target": target.label, "identity": ident.name,
+                            "identityClientId": mi["clientId"], "app": app.unique_name, "appId": app_id,
+                            "command": " ".join(words)})
+    return out
+
+
 class _Progress:
     """A rich status line on a terminal (stderr); nothing otherwise (the result lines follow)."""
 
@@ -170,6 +213,8 @@ def _report(opts: Options, outcome, values: dict, *, dry_run: bool) -> None:
         opts.out.changes(outcome.changes, result=values, error=err)
         raise typer.Exit(err.exit_code)
     opts.out.changes(outcome.changes, result=values, tsv=tsv, dry_run=dry_run)
+    if error is None and not dry_run and values:
+        opts.out.outputs(values)
     if error is not None:
         raise error
 

@@ -138,8 +138,12 @@ async def _run_chain(chain: Chain, session, plan: bool, limit: asyncio.Semaphore
 
 
 def result_values(session, changes: Sequence[Change], kinds: Sequence[StepKind]) -> dict[str, Any]:
-    """The ids a script needs next (each kind's ``export``): app client ids, tenant, identities."""
-    exports = {kind.name: kind.export for kind in kinds if kind.export is not None}
+    """The ids a script needs next (each kind's ``export``): app client ids, tenant, identities.
+
+    A kind's ``export`` sees the changes of its ``name`` and of every ``Change.kind`` its ``labels``
+    name (the attachment kind reports vmIdentity, vmssIdentity, containerGroupIdentity)."""
+    exports = {key: kind.export for kind in kinds if kind.export is not None
+               for key in (kind.name, *kind.labels)}
     values: dict[str, Any] = {"tenantId": session.memo.get("tenant_id"), "apps": {}, "identities": {}}
     for change in changes:
         export = exports.get(change.kind)

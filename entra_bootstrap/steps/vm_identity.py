@@ -196,8 +196,24 @@ async def _check(spec, session) -> None:
                                   fix="declare that target in a file run with --subscription " + sub[0])
 
 
+_TARGET_OF_KIND = {"vmIdentity": "vm", "vmssIdentity": "vmss", "containerGroupIdentity": "container-group"}
+
+
+def _export(values: dict, change: Change) -> None:
+    """``values["targets"]["vm:myvm"]``: the identities the target holds (after ``up``), so that the
+    handover (cli/bootstrap.py) knows whether ``exec`` there must name the identity."""
+    target = _TARGET_OF_KIND.get(change.kind)
+    after = change.after if isinstance(change.after, dict) else None
+    if target is None or after is None:
+        return
+    kinds = {p.strip().lower() for p in str(after.get("type") or "").split(",")}
+    values.setdefault("targets", {})[f"{target}:{change.name}".lower()] = {
+        "userAssigned": sorted(str(rid).lower() for rid in after.get("userAssigned") or ()),
+        "systemAssigned": "systemassigned" in kinds}
+
+
 STEP = StepKind("identityAttachment", section="identity.assign_to", steps=_steps, phase=1, down_phase=3,
-                check=_check,
+                check=_check, export=_export,
                 labels={"vmIdentity": "identity attached", "vmssIdentity": "identity attached",
                         "containerGroupIdentity": "identity attached"},
                 needs=("ARM Microsoft.Compute/virtualMachines/write or virtualMachineScaleSets/write "
