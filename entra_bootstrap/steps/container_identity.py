@@ -24,7 +24,8 @@ from ..clients.arm import arm
 from ..engine import Change
 from ..errors import api_error
 from .identity_attachment import (Attached, IdentityPlan, change_ids, check_outcome, gone, identity_refs,
-                                  plan_identity, refuse_unknown_detach, wanted_user_identities)
+                                  plan_identity, refuse_unknown_detach, wanted_user_identities,
+                                  detach_first, identity_principals)
 
 KIND = "containerGroupIdentity"
 READ_ONLY_TOP = ("id", "name", "type", "systemData", "etag", "identity")
@@ -131,7 +132,8 @@ class ContainerGroupIdentityStep:
         self.attached = current
         if self.mode == "disable" and not self.gone_ok:
             await refuse_unknown_detach(session, refs, current, self.obj)
-        self._plan = plan_identity(current, self.mode, self.system, users)
+        self._plan = plan_identity(current, self.mode, self.system, users,
+                                   await identity_principals(session, self.mode, refs))
         if self._plan.changed:
             self._refuse_unsafe()
         action = "update" if self._plan.changed else "unchanged"
@@ -171,6 +173,13 @@ class ContainerGroupIdentityStep:
             if change.changed:
                 if self.confirm is not None:
                     self.confirm(change)
+                if self._plan.reattach:       # the dead identities out first, then in again
+                    kind, left = detach_first(self.attached, self._plan)
+                    identity: dict = {"type": kind}
+                    if left:
+                        identity["userAssignedIdentities"] = {rid: {} for rid in left.values()}
+                    await arm(session).put_container_group(self.resource_group, self.name,
+                                                           put_body(self.group, identity), self.obj)
                 result = await arm(session).put_container_group(
                     self.resource_group, self.name, self.put_body(), self.obj,
                     attaching=bool(self._plan.add))

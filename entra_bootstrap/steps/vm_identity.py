@@ -26,7 +26,8 @@ from ..errors import usage_error
 # Re-exported: the shared attachment logic used to live here.
 from .identity_attachment import (TARGET_KINDS, TARGETS, Attached, IdentityPlan, gone,  # noqa: F401
                                   change_ids, check_outcome, identity_refs, plan_identity, type_text,
-                                  refuse_unknown_detach, wanted_user_identities)
+                                  refuse_unknown_detach, wanted_user_identities,
+                                  detach_first, identity_principals)
 
 
 @dataclass
@@ -81,7 +82,8 @@ class ComputeIdentityStep:
         self.attached = current
         if self.mode == "disable" and not self.gone_ok:
             await refuse_unknown_detach(session, refs, current, self.obj)
-        self._plan = plan_identity(current, self.mode, self.system, users)
+        self._plan = plan_identity(current, self.mode, self.system, users,
+                                   await identity_principals(session, self.mode, refs))
         action = "update" if self._plan.changed else "unchanged"
         change = Change(self.kind, self.name, action, ids=change_ids(current), reason=self._plan.reason(),
                         fields=("identity",) if self._plan.changed else (),
@@ -118,11 +120,22 @@ class ComputeIdentityStep:
                 identity["userAssignedIdentities"] = delta
         return {"identity": identity}
 
+    def _detach_body(self) -> dict:
+        """The first write of a re-attachment: the dead identities out, everything else kept."""
+        kind, _ = detach_first(self.attached, self._plan)
+        identity: dict = {"type": kind}
+        if kind != "None" and "UserAssigned" in kind:
+            identity["userAssignedIdentities"] = {rid: None for rid in self._plan.reattach}
+        return {"identity": identity}
+
     async def apply(self, session, changes: list[Change]) -> list[Change]:
         client = arm(session)
         out = []
         for change in changes:
             if change.kind == self.kind and change.changed:
+                if self._plan.reattach:
+                    await client.patch_compute(self.target, self.resource_group, self.name,
+                                               self._detach_body(), self.obj)
                 result = await client.patch_compute(self.target, self.resource_group, self.name,
                                                     self._patch_body(), self.obj,
                                                     attaching=bool(self._plan.add))
