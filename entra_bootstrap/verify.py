@@ -233,8 +233,7 @@ async def _call(cloud, token: str, url: str, verify: str | None) -> int:
 
     import httpx
 
-    if not url.startswith("https://"):
-        url = f"{cloud.graph}/v1.0/{url.lstrip('/')}" if not url.startswith("/v1.0") else cloud.graph + url
+    # ``url`` is a full URL on the cloud's Graph host (spec/rules.graph_call_url, checked offline).
     ctx = ssl.create_default_context(cafile=verify) if verify else True
     async with httpx.AsyncClient(verify=ctx, timeout=30) as client:
         response = await client.get(url, headers={"Authorization": f"Bearer {token}"})

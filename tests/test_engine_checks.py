@@ -126,3 +126,21 @@ def test_removing_a_credential_that_is_not_there_says_so(env):
     cli("app", "create", "nothing-app", "-o", "none")
     result = cli("federation", "remove", "--app", "nothing-app", "--name", "not-there")
     assert "nothing to remove" in result.stdout and "not-there" in result.stdout
+
+
+def test_verify_call_sends_the_app_token_to_microsoft_graph_only(env, tmp_path):
+    path = tmp_path / "call.toml"
+    path.write_text('[[app]]\nunique_name = "call-app"\n')
+    graph = env.env["ENTRA_BOOTSTRAP_GRAPH_ENDPOINT"]
+    for target in ("https://attacker.example/steal", "http://" + graph.split("://", 1)[1] + "/v1.0/users",
+                   "ftp://x/y", "/"):
+        env.clear_requests()
+        result = cli("verify", "-f", path, "--exchange", "--call", target, code=2)
+        assert "error[BadCallTarget]" in result.stderr, target
+        assert env.requests() == []                        # refused before any request, token included
+    from entra_bootstrap.spec.rules import graph_call_url
+    assert graph_call_url("/organization", "https://graph.microsoft.com") == \
+        "https://graph.microsoft.com/v1.0/organization"
+    assert graph_call_url("beta/users", "https://graph.microsoft.com") == "https://graph.microsoft.com/beta/users"
+    assert graph_call_url("https://GRAPH.microsoft.com/v1.0/me", "https://graph.microsoft.com") == \
+        "https://GRAPH.microsoft.com/v1.0/me"

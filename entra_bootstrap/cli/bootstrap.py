@@ -297,7 +297,8 @@ def verify(file: FileOpt,
            exchange: Annotated[bool, typer.Option(
                "--exchange", help="Also prove the token exchange: managed identity token -> app token.")] = False,
            call: Annotated[Optional[str], typer.Option(
-               "--call", help="With --exchange: one GET with the app token (a Graph URL or path).")] = None):
+               "--call", help="With --exchange: one GET with the app token (a Graph path, or a URL on the "
+                           "cloud's Graph host: the token is sent nowhere else).")] = None):
     """Check the whole chain, read-only: one line per check with pass/fail and the fix.
 
     Exit 0 only when every check passes. Example: entra-bootstrap verify -f bootstrap.toml --exchange
@@ -308,6 +309,11 @@ def verify(file: FileOpt,
     spec = _load(file, opts)
     if call and not exchange:
         raise usage_error("--call needs --exchange", code="BadUsage", fix="add --exchange")
+    if call:
+        from ..clouds import get_cloud
+        from ..spec.rules import graph_call_url
+
+        call = graph_call_url(call, get_cloud(opts.cloud).graph)     # before any request
 
     async def main(session):
         from ..engine import run
