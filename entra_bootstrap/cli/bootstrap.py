@@ -289,11 +289,23 @@ def down(file: FileOpt, yes: YesOpt = False, audit_log: AuditOpt = None):
         if not outcome.pending:
             _report(opts, Outcome(kept + outcome.changes), {}, dry_run=False)
             return
-        deletes = [c for c in outcome.changes if c.changed]
-        confirm(yes, f"down deletes these {len(deletes)} objects",
-                details=[f"- {c.kind} {c.name}" for c in deletes])
+        confirm(yes, _down_question(outcome.changes), details=_down_details(outcome.changes))
     outcome, values = _run(spec, opts, plan=opts.dry_run, destroy=True, yes=True)
     _report(opts, Outcome(kept + outcome.changes, outcome.error), {}, dry_run=opts.dry_run)
+
+
+def _down_details(changes) -> list[str]:
+    """What ``down`` will do, one line each: a detach is an update of the resource, not a deletion."""
+    return [f"{'detach' if c.action == 'update' else 'delete'} {c.kind} {c.name}"
+            + (f"  ({c.reason})" if c.reason else "") for c in changes if c.changed]
+
+
+def _down_question(changes) -> str:
+    deletes = sum(c.changed and c.action == "delete" for c in changes)
+    detaches = sum(c.changed and c.action == "update" for c in changes)
+    parts = [f"deletes {deletes} object{'s' if deletes != 1 else ''}"] if deletes else []
+    parts += [f"detaches {detaches} identit{'ies' if detaches != 1 else 'y'}"] if detaches else []
+    return "down " + " and ".join(parts or ["changes nothing"])
 
 
 def _unprotected(spec):
