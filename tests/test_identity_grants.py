@@ -261,3 +261,15 @@ def test_file_refuses_bad_entries_before_any_request(emu, tmp_path):
                     .replace('  api = "Microsoft Graph"\n', '  api = "Microsoft Graph"\n  allow_privileged = true\n'))
     plan = cli_json("plan", "-f", path)
     assert any(c["name"].endswith("RoleManagement.ReadWrite.Directory") for c in plan["plan"])
+
+
+def test_file_roles_of_another_api_are_resolved_before_any_write(env, tmp_path):
+    emu = env
+    api = emu.state()["seed"]["operator"]["appId"]          # an API of the tenant that defines no app role
+    path = tmp_path / "other.toml"
+    path.write_text(FILE.replace('api = "Microsoft Graph"', f'api = "{api}"')
+                    .replace('"DeviceManagementConfiguration.ReadWrite.All", "User.Read.All"', '"Tasks.Run"'))
+    emu.clear_requests()
+    result = cli("up", "-f", path, code=2)
+    assert "UnknownPermission" in result.stderr and "'Tasks.Run'" in result.stderr
+    assert emu.writes() == []

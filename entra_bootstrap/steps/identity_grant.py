@@ -165,6 +165,18 @@ def _steps(spec, ctx: BuildContext):
                 gone_ok=not ctx.present)
 
 
-STEP = StepKind(KIND, section="identity.permission", steps=_steps, phase=2, down_phase=1,
+async def _check(spec, session) -> None:
+    """Before any write: the roles resolve against their API's service principal (another API's
+    names, and ids, are not in the packaged catalog), and resolved privileged Graph roles need
+    ``allow_privileged``."""
+    for ident in spec.identities:
+        for entry in ident.part("permission"):
+            resource_sp = await resource_service_principal(session, api_app_id(entry.get("api")))
+            perms = resolve(resource_sp, list(entry.get("roles") or []), [], other_fix=SCOPE_FIX)
+            check_privileged_roles([p.name for p in perms if p.api_app_id == GRAPH_APP_ID],
+                                   entry.get("allow_privileged", False))
+
+
+STEP = StepKind(KIND, section="identity.permission", steps=_steps, phase=2, down_phase=1, check=_check,
                 file_section=SECTION, labels={KIND: "identity permission granted"},
                 needs=(PERMISSIONS["appRoleAssignment"],))
