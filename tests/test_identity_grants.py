@@ -109,6 +109,10 @@ def test_grant_dry_run_writes_nothing_and_by_resource_id(env):
     assert outcomes(by_id) == ["created"]
     by_principal = cli_json("identity", "grant", ident["principalId"], "--role", "User.Read.All")
     assert outcomes(by_principal) == ["unchanged"]
+    # A run cut off after its first write: the next one does only what is left.
+    rest = cli_json("identity", "grant", "m365-mi", "-g", RG, "--role", "User.Read.All,Group.Read.All")
+    assert outcomes(rest) == ["unchanged", "created"]
+    assert len(assignments_of(emu, ident["principalId"])) == 2
 
 
 def test_table_output_names_the_grant(env):

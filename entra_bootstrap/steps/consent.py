@@ -9,6 +9,8 @@ Grant (Microsoft Entra: "Grant tenant-wide admin consent to an application", the
   (client, resource) (Microsoft Graph: Create oAuth2PermissionGrant): created when missing,
   updated with the union when scopes are missing; a conflict on create (a grant created
   meanwhile) is followed by a re-read, never a second grant.
+The app role part (diff, writes, ids) is steps/app_roles.py, shared with direct grants to a
+managed identity (steps/identity_grant.py).
 Revoke deletes the assignments of the requested roles and removes the requested scopes from the
 grant (deleting it when no scope is left).
 
