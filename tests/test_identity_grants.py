@@ -260,6 +260,11 @@ def test_file_refuses_bad_entries_before_any_request(emu, tmp_path):
     assert sorted(p.code for p in refused_.value.problems) == [
         "BadApi", "PrivilegedPermission", "UnknownPermission", "UnknownPermission"]
 
+    # The run's --allow-privileged lets the privileged role through, as allow_privileged = true does.
+    path.write_text(FILE.replace('"User.Read.All"', '"RoleManagement.ReadWrite.Directory"'))
+    cli("plan", "-f", path, code=2)
+    plan = cli_json("plan", "-f", path, "--allow-privileged")
+    assert any(c["name"].endswith("RoleManagement.ReadWrite.Directory") for c in plan["plan"])
     # allow_privileged = true lets the privileged role through, as for [[app.permission]].
     path.write_text(FILE.replace('"User.Read.All"', '"RoleManagement.ReadWrite.Directory"')
                     .replace('  api = "Microsoft Graph"\n', '  api = "Microsoft Graph"\n  allow_privileged = true\n'))

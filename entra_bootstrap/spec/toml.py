@@ -190,6 +190,8 @@ class _Reader:
             for i, raw in enumerate(d[section.key]):
                 where = path + (section.key, i)
                 entry = self.table(raw, where, dict(section.keys), section.required)
+                if self.allow_privileged and section.keys.get("allow_privileged") == "bool":
+                    entry["allow_privileged"] = True       # the run's --allow-privileged, as for [[app]]
                 for key, err in (section.check(entry) if section.check else ()):
                     self.refused(where + ((key,) if key else ()), err)
                 entries.append(entry)
