@@ -282,3 +282,23 @@ def test_file_roles_of_another_api_are_resolved_before_any_write(env, tmp_path):
     result = cli("up", "-f", path, code=2)
     assert "UnknownPermission" in result.stderr and "'Tasks.Run'" in result.stderr
     assert emu.writes() == []
+
+
+def test_show_grants_lists_the_roles_the_identity_holds(env):
+    emu = env
+    ident = identity_on_vm()
+    assert cli("identity", "show", "m365-mi", "-g", RG, "--grants").stdout.strip() == \
+        "the identity 'm365-mi' holds no app role"
+    cli("identity", "grant", "m365-mi", "-g", RG, "--role", "User.Read.All", "-o", "none")
+    doc = cli_json("identity", "show", "m365-mi", "-g", RG, "--grants")
+    assert doc["principalId"] == ident["principalId"]
+    assert [(g["api"], g["role"], g["resourceAppId"]) for g in doc["grants"]] == [
+        ("Microsoft Graph", "User.Read.All", GRAPH_APP_ID)]
+    emu.clear_requests()
+    tsv = cli("identity", "show", "m365-mi", "-g", RG, "--grants", "-o", "tsv").stdout.split("\t")
+    assert tsv[:2] == [GRAPH_APP_ID, "User.Read.All"] and emu.writes() == []
+    # Without --grants, show is what it was (ARM only).
+    emu.clear_requests()
+    plain = cli_json("identity", "show", "m365-mi", "-g", RG)
+    assert "grants" not in plain and not any(r["path"].startswith("/graph/") for r in emu.requests())
+    assert "BadOption" in refused(emu, 2, "identity", "show", "--vm", "myVM", "-g", RG, "--grants")

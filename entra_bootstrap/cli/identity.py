@@ -184,7 +184,10 @@ def show(name: Annotated[Optional[str], typer.Argument(
              help="A user-assigned identity (name, or resource id without -g).")] = None,
          resource_group: Annotated[Optional[str], typer.Option(
              "--resource-group", "-g", help="Resource group.")] = None,
-         vm: Vm = None, vmss: Vmss = None, container_group: ContainerGroupOpt = None):
+         vm: Vm = None, vmss: Vmss = None, container_group: ContainerGroupOpt = None,
+         grants: Annotated[bool, typer.Option(
+             "--grants", help="List the app roles granted to the identity itself (`identity grant`; "
+                              "reads Microsoft Graph).")] = False):
     """Show a user-assigned identity, or the identities attached to a VM, scale set or container
     group, with their principal and client ids."""
     opts = options()
@@ -192,6 +195,9 @@ def show(name: Annotated[Optional[str], typer.Argument(
     if name and targets:
         raise usage_error("give either an identity NAME or one of --vm/--vmss/--container-group",
                           code="BadTarget")
+    if grants and not name:
+        raise usage_error("--grants lists the app roles of one identity: give its NAME (with -g)",
+                          code="BadOption", fix="e.g. identity show app-identity -g myResourceGroup --grants")
     if not name:
         _show_attached(_target(vm, vmss, container_group), resource_group)
         return
@@ -201,12 +207,30 @@ def show(name: Annotated[Optional[str], typer.Argument(
     if resource_group:
         check_resource_group(resource_group)
     split_identity_ref(name, resource_group)
+    if grants:
+        _show_grants(name, resource_group)
+        return
     identity = execute(lambda session: show_user_assigned_identity(session, name, resource_group))
     doc = identity.as_dict()
     if opts.out.format == "json":
         opts.out.record(doc)
     else:
         opts.out.record(doc, tsv=[identity.principal_id])
+
+
+def _show_grants(name: str, resource_group: str | None) -> None:
+    from ..steps.queries import identity_grants, show_user_assigned_identity
+
+    opts = options()
+
+    async def read(session):
+        identity = await show_user_assigned_identity(session, name, resource_group)
+        return identity, await identity_grants(session, identity)
+
+    identity, rows = execute(read)
+    opts.out.records(rows, ["api", "role", "assignmentId"], json_doc={**identity.as_dict(), "grants": rows},
+                     tsv_columns=["resourceAppId", "role", "appRoleId", "assignmentId"],
+                     empty=f"the identity '{identity.name}' holds no app role")
 
 
 def _show_attached(target: tuple[str, str], resource_group: str | None) -> None:
