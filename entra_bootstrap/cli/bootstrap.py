@@ -25,8 +25,8 @@ AuditOpt = Annotated[Optional[Path], typer.Option(
     help="Append one JSON line per write (time, operator, tenant, method, object, outcome).")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 AllowPrivilegedOpt = Annotated[bool, typer.Option(
-    "--allow-privileged", help="Consent to privileged Graph roles for every app of the file "
-                               "(as allow_privileged = true in each [[app]]).")]
+    "--allow-privileged", help="Allow privileged Graph roles for every app and identity permission "
+                               "of the file (as allow_privileged = true in each entry).")]
 UpgradeOpt = Annotated[bool, typer.Option(
     "--upgrade-instances", help="Upgrade scale-set instances (upgrade policy Manual) to the model "
                                 "with the identity change.")]

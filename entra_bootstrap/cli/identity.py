@@ -1,6 +1,7 @@
-"""``identity create | enable | disable | show``: managed identities on VMs, scale sets and container
-groups (issue 4). Parsing, calling and rendering only; the work is in steps/user_identity.py,
-steps/vm_identity.py, steps/container_identity.py and steps/queries.py (``show``).
+"""``identity create | enable | disable | show | grant | revoke``: managed identities on VMs, scale
+sets and container groups (issue 4), and app roles granted to an identity itself. Parsing, calling
+and rendering only; the work is in steps/user_identity.py, steps/vm_identity.py,
+steps/container_identity.py, steps/identity_grant.py and steps/queries.py (``show``).
 """
 
 from __future__ import annotations
@@ -183,7 +184,10 @@ def show(name: Annotated[Optional[str], typer.Argument(
              help="A user-assigned identity (name, or resource id without -g).")] = None,
          resource_group: Annotated[Optional[str], typer.Option(
              "--resource-group", "-g", help="Resource group.")] = None,
-         vm: Vm = None, vmss: Vmss = None, container_group: ContainerGroupOpt = None):
+         vm: Vm = None, vmss: Vmss = None, container_group: ContainerGroupOpt = None,
+         grants: Annotated[bool, typer.Option(
+             "--grants", help="List the app roles granted to the identity itself (`identity grant`; "
+                              "reads Microsoft Graph).")] = False):
     """Show a user-assigned identity, or the identities attached to a VM, scale set or container
     group, with their principal and client ids."""
     opts = options()
@@ -191,6 +195,9 @@ def show(name: Annotated[Optional[str], typer.Argument(
     if name and targets:
         raise usage_error("give either an identity NAME or one of --vm/--vmss/--container-group",
                           code="BadTarget")
+    if grants and not name:
+        raise usage_error("--grants lists the app roles of one identity: give its NAME (with -g)",
+                          code="BadOption", fix="e.g. identity show app-identity -g myResourceGroup --grants")
     if not name:
         _show_attached(_target(vm, vmss, container_group), resource_group)
         return
@@ -200,12 +207,30 @@ def show(name: Annotated[Optional[str], typer.Argument(
     if resource_group:
         check_resource_group(resource_group)
     split_identity_ref(name, resource_group)
+    if grants:
+        _show_grants(name, resource_group)
+        return
     identity = execute(lambda session: show_user_assigned_identity(session, name, resource_group))
     doc = identity.as_dict()
     if opts.out.format == "json":
         opts.out.record(doc)
     else:
         opts.out.record(doc, tsv=[identity.principal_id])
+
+
+def _show_grants(name: str, resource_group: str | None) -> None:
+    from ..steps.queries import identity_grants, show_user_assigned_identity
+
+    opts = options()
+
+    async def read(session):
+        identity = await show_user_assigned_identity(session, name, resource_group)
+        return identity, await identity_grants(session, identity)
+
+    identity, rows = execute(read)
+    opts.out.records(rows, ["api", "role", "assignmentId"], json_doc={**identity.as_dict(), "grants": rows},
+                     tsv_columns=["resourceAppId", "role", "appRoleId", "assignmentId"],
+                     empty=f"the identity '{identity.name}' holds no app role")
 
 
 def _show_attached(target: tuple[str, str], resource_group: str | None) -> None:
@@ -224,6 +249,73 @@ def _show_attached(target: tuple[str, str], resource_group: str | None) -> None:
     opts.out.records(attached.rows(), ["type", "name", "principalId", "clientId"], json_doc=doc,
                      tsv_columns=["type", "principalId", "clientId", "id"],
                      empty=f"{obj} has no managed identity")
+
+
+# --- grant | revoke: app roles on the identity's own service principal ----------------------------------
+IdentityRef = Annotated[str, typer.Argument(
+    metavar="NAME", help="The user-assigned identity: its name (with -g), resource id, or principal id.")]
+GrantGroup = Annotated[Optional[str], typer.Option(
+    "--resource-group", "-g", help="Resource group of the identity named by name.")]
+GrantApi = Annotated[Optional[str], typer.Option(
+    "--api", metavar="API", help="\"Microsoft Graph\" (default) or the API's client id (appId).")]
+
+
+def _grant_role_option(help_: str):
+    return Annotated[Optional[List[str]], typer.Option("--role", metavar="NAME_OR_ID", help=help_)]
+
+
+GrantRoles = _grant_role_option("Application permission (app role) of the API; repeat or comma-separate.")
+RevokeRoles = _grant_role_option("The app role to revoke; repeat or comma-separate. [default: every app "
+                                 "role the identity holds on the API]")
+
+
+def _run_grant(name: str, resource_group: str | None, api: str | None, roles: list[str] | None,
+               present: bool, allow_privileged: bool = False) -> None:
+    from ..engine import run_steps
+    from ..spec.rules import check_identity_ref
+    from ..steps.identity_grant import IdentityGrantStep, check_roles_offline
+
+    from .options import split_values
+
+    opts = options()
+    check_identity_ref(name, resource_group)
+    wanted = split_values(roles)
+    if present and not wanted:
+        raise usage_error("no role given", code="NoPermission",
+                          fix="pass --role NAME (an application permission of the API), e.g. "
+                              "--role User.Read.All")
+    api_id = check_roles_offline(api, wanted, allow_privileged or not present)
+    step = IdentityGrantStep(name, resource_group, api_id, wanted or None, present=present,
+                             allow_privileged=allow_privileged)
+    changes = execute(lambda session: run_steps([step], session, plan=opts.dry_run))
+    principal = step.principal_id or ""
+    # What the identity holds on the API after the run (planned: would hold).
+    held = [c for c in changes if ": " in c.name and
+            (c.action == "create" or (c.action == "unchanged" and c.reason == "granted"))]
+    result = {"principalId": principal or None, "resourceAppId": api_id,
+              "roles": [c.name.rsplit(": ", 1)[-1] for c in held],
+              "appRoleAssignments": [c.ids["assignmentId"] for c in held if c.ids.get("assignmentId")]}
+    opts.out.changes(changes, result=result, tsv=[principal], dry_run=opts.dry_run)
+
+
+@command(identity_app, "grant")
+def grant(name: IdentityRef, resource_group: GrantGroup = None, api: GrantApi = None,
+          role: GrantRoles = None,
+          allow_privileged: Annotated[bool, typer.Option(
+              "--allow-privileged", help="Grant even Graph permissions that can take over the tenant "
+                                         "(RoleManagement.ReadWrite.Directory, ...).")] = False):
+    """Grant app roles of an API (Microsoft Graph by default) to the identity itself: its own
+    managed identity token carries them (`az login --identity`, Terraform's microsoft365 provider
+    with auth_method = "managed_identity"). `-o tsv`: the identity's principal id."""
+    _run_grant(name, resource_group, api, role, True, allow_privileged)
+
+
+@command(identity_app, "revoke")
+def revoke(name: IdentityRef, resource_group: GrantGroup = None, api: GrantApi = None,
+           role: RevokeRoles = None):
+    """Revoke app roles `identity grant` gave (without --role: every app role the identity holds
+    on the API)."""
+    _run_grant(name, resource_group, api, role, False)
 
 
 def register(app: typer.Typer) -> None:

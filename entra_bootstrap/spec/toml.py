@@ -13,6 +13,7 @@ the file's table headers and ``key =`` lines (the TOML subset such files use).
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass
@@ -189,6 +190,8 @@ class _Reader:
             for i, raw in enumerate(d[section.key]):
                 where = path + (section.key, i)
                 entry = self.table(raw, where, dict(section.keys), section.required)
+                if self.allow_privileged and section.keys.get("allow_privileged") == "bool":
+                    entry["allow_privileged"] = True       # the run's --allow-privileged, as for [[app]]
                 for key, err in (section.check(entry) if section.check else ()):
                     self.refused(where + ((key,) if key else ()), err)
                 entries.append(entry)
@@ -280,16 +283,7 @@ class _Reader:
         return spec
 
     def unknown_permission(self, name: str, kind: str) -> str:
-        what = "an application permission (app role)" if kind == "Role" else "a delegated permission (scope)"
-        other = "Scope" if kind == "Role" else "Role"
-        if self.known_permission is not None and self.known_permission(name, other):
-            move = "scopes" if other == "Scope" else "roles"
-            return (f"'{name}' is not {what} of Microsoft Graph; it is a "
-                    f"{'delegated permission' if other == 'Scope' else 'application permission'}: "
-                    f"list it under {move}")
-        close = get_close_matches(name, self.permission_names, n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        return f"'{name}' is not {what} of Microsoft Graph{hint}"
+        return unknown_permission(name, kind, self.known_permission, self.permission_names)
 
     def federation(self, raw: dict, path: tuple) -> FederationSpec | None:
         d = self.table(raw, path, sources.file_keys(), required=("name",))
@@ -327,6 +321,24 @@ def _is(value: Any, kind: str) -> bool:
     raise AssertionError(kind)
 
 
+def unknown_permission(name: str, kind: str, known: PermissionLookup | None, names: Iterable[str], *,
+                       other_fix: str | None = None) -> str:
+    """What is wrong with a Microsoft Graph permission name the catalog does not know as ``kind``:
+    it is of the other kind (``other_fix``: what to do then, by default the key to list it under),
+    or the closest real names."""
+    what = "an application permission (app role)" if kind == "Role" else "a delegated permission (scope)"
+    other = "Scope" if kind == "Role" else "Role"
+    if known is not None and known(name, other):
+        move = "scopes" if other == "Scope" else "roles"
+        return (f"'{name}' is not {what} of Microsoft Graph; it is a "
+                f"{'delegated permission' if other == 'Scope' else 'application permission'}: "
+                f"{other_fix or f'list it under {move}'}")
+    close = get_close_matches(name, sorted(set(names)), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return f"'{name}' is not {what} of Microsoft Graph{hint}"
+
+
+@functools.lru_cache(maxsize=1)
 def default_permission_lookup() -> tuple[PermissionLookup, list[str]]:
     """Offline Graph permission check against the packaged catalog (names or ids)."""
     from entra_bootstrap.permissions_catalog import graph_permissions

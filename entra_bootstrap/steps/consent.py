@@ -9,6 +9,8 @@ Grant (Microsoft Entra: "Grant tenant-wide admin consent to an application", the
   (client, resource) (Microsoft Graph: Create oAuth2PermissionGrant): created when missing,
   updated with the union when scopes are missing; a conflict on create (a grant created
   meanwhile) is followed by a re-read, never a second grant.
+The app role part (diff, writes, ids) is steps/app_roles.py, shared with direct grants to a
+managed identity (steps/identity_grant.py).
 Revoke deletes the assignments of the requested roles and removes the requested scopes from the
 grant (deleting it when no scope is left).
 
@@ -26,6 +28,7 @@ from ..spec.rules import PRIVILEGED_GRAPH_ROLES, check_privileged_roles  # noqa:
 from . import api_app_id
 from .lookups import find_service_principal, require_application, resource_service_principal
 from .application import app_name, app_parts
+from .app_roles import apply_role, fill_assignment_ids, role_changes
 from .permissions import Permission, entry_of, resolve
 
 ROLE_KIND = "appRoleAssignment"
@@ -146,25 +149,10 @@ class ConsentStep:
 
     def _plan_roles(self, name: str, resource_sp: dict, perms: list[Permission],
                     assignments: list[dict]) -> list[Change]:
-        out = []
-        api = resource_sp.get("displayName") or resource_sp["appId"]
-        for p in (p for p in perms if p.type == "Role"):
-            hit = next((a for a in assignments if a.get("resourceId", "").lower() == resource_sp["id"].lower()
-                        and (a.get("appRoleId") or "").lower() == p.id), None)
-            label = f"{name} -> {api}: {p.name}"
-            ids = {"servicePrincipalId": self.client_sp["id"], "appRoleId": p.id}
-            if hit:
-                ids["assignmentId"] = hit["id"]
-            if self.present and hit is None:
-                change = Change(ROLE_KIND, label, "create", ids, reason="not consented")
-            elif not self.present and hit is not None:
-                change = Change(ROLE_KIND, label, "delete", ids, reason="revoke requested")
-            else:
-                change = Change(ROLE_KIND, label, "unchanged", ids,
-                                reason="consented" if self.present else "not consented")
-            out.append(change)
-            self.plans.append((change, {"op": "role", "resource": resource_sp, "perm": p, "hit": hit}))
-        return out
+        planned = role_changes(ROLE_KIND, name, self.client_sp["id"], resource_sp, perms, assignments,
+                               present=self.present)
+        self.plans += [(change, {"op": "role", **todo}) for change, todo in planned]
+        return [change for change, _ in planned]
 
     async def _plan_grant(self, session, name: str, resource_sp: dict, perms: list[Permission]) -> list[Change]:
         scopes = [p.name for p in perms if p.type == "Scope"]
@@ -208,19 +196,12 @@ class ConsentStep:
             if not change.changed:
                 continue
             if todo["op"] == "role":
-                await self._apply_role(ops, change, todo)
+                await apply_role(ops, self.client_sp["id"], change, todo)
             else:
                 await self._apply_grant(ops, change, todo)
             change.applied = True
         await self._reread(session)
         return changes
-
-    async def _apply_role(self, ops, change: Change, todo: dict) -> None:
-        resource, perm = todo["resource"], todo["perm"]
-        if change.action == "delete":
-            await ops.delete_app_role_assignment(self.client_sp["id"], todo["hit"]["id"], label=change.name)
-            return
-        await ops.assign_app_role(resource["id"], self.client_sp["id"], perm.id, label=change.name)
 
     async def _apply_grant(self, ops, change: Change, todo: dict) -> None:
         grant = todo["grant"]
@@ -243,15 +224,8 @@ class ConsentStep:
 
     async def _reread(self, session) -> None:
         """Fill in the ids of what now exists (one read of the assignments)."""
-        if not any(t["op"] == "role" and c.action == "create" for c, t in self.plans):
-            return
-        assignments = await session.graph_ops.list_app_role_assignments(self.client_sp["id"])
-        for change, todo in self.plans:
-            if todo["op"] == "role" and change.action == "create":
-                hit = next((a for a in assignments if (a.get("appRoleId") or "").lower() == todo["perm"].id
-                            and a.get("resourceId", "").lower() == todo["resource"]["id"].lower()), None)
-                if hit:
-                    change.ids["assignmentId"] = hit["id"]
+        await fill_assignment_ids(session.graph_ops, self.client_sp["id"],
+                                  [(c, t) for c, t in self.plans if t["op"] == "role"])
 
 
 # --- the step kind (steps/registry.py) ----------------------------------------------------------

@@ -46,8 +46,10 @@ def _option(kind: str) -> str:
     return "--role" if kind == "Role" else "--scope"
 
 
-def check_offline(api_app_id: str, roles: list[str], scopes: list[str]) -> None:
-    """Before any request: malformed GUIDs, and (Microsoft Graph) names not in the catalog."""
+def check_offline(api_app_id: str, roles: list[str], scopes: list[str], *,
+                  other_fix: str | None = None) -> None:
+    """Before any request: malformed GUIDs, and (Microsoft Graph) names not in the catalog.
+    ``other_fix``: the fix for a name of the other kind (default: pass it with the other option)."""
     for kind, values in (("Role", roles), ("Scope", scopes)):
         for value in values:
             check_permission_ref(value, _option(kind))
@@ -66,15 +68,17 @@ def check_offline(api_app_id: str, roles: list[str], scopes: list[str]) -> None:
                 continue          # ids are checked against the service principal (the catalog may lag)
             if value.lower() not in by_kind[kind]:
                 raise _unknown(value, kind, "Microsoft Graph", by_kind[kind].values(),
-                               other=by_kind["Scope" if kind == "Role" else "Role"].get(value.lower()))
+                               other=by_kind["Scope" if kind == "Role" else "Role"].get(value.lower()),
+                               other_fix=other_fix)
 
 
-def _unknown(value: str, kind: str, api: str, names, other: str | None = None):
+def _unknown(value: str, kind: str, api: str, names, other: str | None = None,
+             other_fix: str | None = None):
     if other:
         other_kind = "Scope" if kind == "Role" else "Role"
         return usage_error(f"'{value}' is not an {TYPES[kind]} of {api}; it is a {TYPES[other_kind]}",
                            code="UnknownPermission",
-                           fix=f"pass it with {_option(other_kind)} instead of {_option(kind)}")
+                           fix=other_fix or f"pass it with {_option(other_kind)} instead of {_option(kind)}")
     close = get_close_matches(value, list(names), n=3, cutoff=0.6)
     if not close:
         lowered = {n.lower(): n for n in names}
@@ -85,8 +89,10 @@ def _unknown(value: str, kind: str, api: str, names, other: str | None = None):
                        fix=hint)
 
 
-def resolve(resource_sp: dict, roles: list[str], scopes: list[str]) -> list[Permission]:
-    """Names or ids -> Permission, against the resource service principal; exit 2 if unknown."""
+def resolve(resource_sp: dict, roles: list[str], scopes: list[str], *,
+            other_fix: str | None = None) -> list[Permission]:
+    """Names or ids -> Permission, against the resource service principal; exit 2 if unknown
+    (``other_fix``: as for ``check_offline``)."""
     api = resource_sp.get("displayName") or resource_sp.get("appId", "")
     tables = {"Role": resource_sp.get("appRoles") or [],
               "Scope": resource_sp.get("oauth2PermissionScopes") or []}
@@ -103,7 +109,7 @@ def resolve(resource_sp: dict, roles: list[str], scopes: list[str]) -> list[Perm
                               if (q["id"].lower() == value.lower()) or
                               (q.get("value") or "").lower() == value.lower()), None)
                 raise _unknown(value, kind, api, [p.get("value") for p in table if p.get("value")],
-                               other=other)
+                               other=other, other_fix=other_fix)
             perm = Permission(resource_sp["appId"].lower(), kind, p["id"].lower(), p.get("value") or p["id"])
             if perm not in out:
                 out.append(perm)

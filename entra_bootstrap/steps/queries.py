@@ -73,6 +73,25 @@ async def show_user_assigned_identity(session, name: str, resource_group: str | 
     return await resolve_user_assigned_identity(session, name, resource_group)
 
 
+async def identity_grants(session, identity: UserAssignedIdentity) -> list[dict]:
+    """One row per app role the identity's own service principal holds (``identity grant``): api,
+    resourceAppId, role, appRoleId, assignmentId."""
+    assignments = await session.graph_ops.list_app_role_assignments(identity.principal_id, identity.name)
+    apis: dict[str, dict | None] = {}
+    rows = []
+    for a in assignments:
+        resource_id = (a.get("resourceId") or "").lower()
+        if resource_id not in apis:
+            apis[resource_id] = await session.graph_ops.get_service_principal(resource_id, what="API")
+        resource = apis[resource_id] or {}
+        role = next((r for r in resource.get("appRoles") or []
+                     if (r.get("id") or "").lower() == (a.get("appRoleId") or "").lower()), {})
+        rows.append({"api": resource.get("displayName") or a.get("resourceDisplayName") or resource_id,
+                     "resourceAppId": resource.get("appId", ""), "role": role.get("value") or a.get("appRoleId"),
+                     "appRoleId": a.get("appRoleId"), "assignmentId": a.get("id")})
+    return rows
+
+
 def target_label(kind: str, name: str, resource_group: str) -> str:
     """How a VM, scale set or container group (``kind`` vm | vmss | container-group) is named."""
     return f"{TARGETS[TARGET_KINDS[kind]][0]} '{name}' in resource group '{resource_group}'"
