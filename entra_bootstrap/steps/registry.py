@@ -8,8 +8,8 @@ engine (engine/runner.py) is handed ``KINDS`` and names no kind itself.
 from __future__ import annotations
 
 from ..engine.kind import StepKind
-from . import (application, consent, federation, owners, permissions, service_principal,
-               user_identity, vm_identity)
+from . import (application, consent, federation, owners, permissions, role_assignment,
+               service_principal, user_identity, vm_identity)
 
 KINDS: tuple[StepKind, ...] = (
     user_identity.STEP,
@@ -20,6 +20,7 @@ KINDS: tuple[StepKind, ...] = (
     consent.STEP,
     owners.STEP,
     federation.STEP,
+    *role_assignment.KINDS,    # Azure roles: [[identity.role_assignment]], [[app.role_assignment]]
 )
 
 
