@@ -1,7 +1,8 @@
 """Azure RBAC as ARM checks it: ``arm.role_assignments`` matched by the caller's object id and
-scope prefix, with the actions of the built-in roles (Owner, Contributor, Reader, Virtual Machine
-Contributor, Managed Identity Operator, Managed Identity Contributor), and ARM's 403s
-(``AuthorizationFailed``, ``LinkedAuthorizationFailed``). No HTTP.
+scope prefix, with the actions and notActions of the built-in roles (``BUILTIN_ROLES``: Owner,
+Contributor, Reader, User Access Administrator, Virtual Machine Contributor, Managed Identity
+Operator / Contributor, a few data-plane roles; their real ids, served by authorization.py), and
+ARM's 403s (``AuthorizationFailed``, ``LinkedAuthorizationFailed``). No HTTP.
 Source: Azure RBAC: "Azure built-in roles"; "Understand scope for Azure RBAC".
 """
 
