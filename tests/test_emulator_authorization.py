@@ -95,7 +95,7 @@ def test_role_definitions_are_the_built_in_roles_with_their_real_ids(emu):
         "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9" and every["Storage Blob Data Reader"] == \
         "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
     assert error_of(missing) == (404, "RoleDefinitionDoesNotExist", "The specified role definition with ID "
-                                 "'00000000-0000-0000-0000-000000000001' does not exist.")
+                                 "'00000000000000000000000000000001' does not exist.")
 
 
 def test_create_get_list_delete_a_role_assignment(emu):
@@ -165,7 +165,7 @@ def test_unknown_role_and_unknown_principal_are_refused(emu):
 
     role, principal = run(go())
     assert error_of(role) == (400, "RoleDefinitionDoesNotExist", "The specified role definition with ID "
-                              "'00000000-0000-0000-0000-00000000abcd' does not exist.")
+                              "'0000000000000000000000000000abcd' does not exist.")
     status, code, message = error_of(principal)
     assert (status, code) == (400, "PrincipalNotFound")
     assert message.startswith(f"Principal 11111111111141118111111111111111 does not exist in the directory "
@@ -248,3 +248,15 @@ def test_a_scope_that_does_not_exist_is_404(emu):
     rg, sub = run(go())
     assert error_of(rg)[:2] == (404, "ResourceGroupNotFound")
     assert error_of(sub)[:2] == (404, "SubscriptionNotFound")
+
+
+def test_authorization_is_checked_before_the_resource_group(emu):
+    """ARM's order: subscription, authorization, resource group - the reader learns nothing of
+    a group it may not write to."""
+    async def go():
+        async with Authz(emu, reader=True) as a:
+            with pytest.raises(HttpResponseError) as exc:
+                await a.create(f"{a.sub_scope}/resourceGroups/nope", NAME, READER_ID, "x")
+            return exc.value
+
+    assert error_of(run(go()))[:2] == (403, "AuthorizationFailed")

@@ -31,6 +31,10 @@ def arm_authz_writes(emu) -> list[dict]:
 # --- the commands ---------------------------------------------------------------------------------
 def test_role_assign_to_an_identity_twice_list_and_remove_twice(env):
     ident = make_identity("mi-roles")
+    env.clear_requests()
+    dry = cli_json("role", "assign", "--identity", "mi-roles", "-g", RG, "--role", "Reader", "--scope",
+                   "subscription", "--dry-run")
+    assert outcomes(dry) == ["would create"] and dry["dryRun"] is True and env.writes() == []
     first, second = twice(env, "role", "assign", "--identity", "mi-roles", "-g", RG, "--role", "Reader",
                           "--scope", "subscription")
     (change,) = first["changes"]
@@ -304,3 +308,15 @@ def test_the_file_s_unknown_role_is_refused_by_the_check_before_any_write(env, t
     assert "UnknownRole" in result.stderr and "did you mean Contributor" in result.stderr
     assert env.writes() == []
     assert len(env.state()["arm"]["role_assignments"]) == 2        # the seeded ones only
+
+
+def test_the_assignment_name_is_a_uuid5_of_scope_role_and_principal_lower_cased():
+    import uuid
+
+    from entra_bootstrap.steps.role_assignment import assignment_name
+
+    scope = "/subscriptions/0B1F6471-1BF0-4DDA-AEC3-CB9272F09590/resourceGroups/RG"
+    name = assignment_name(scope, READER_ID.upper(), "A1B2C3D4-0001-4000-8000-0000000000B1")
+    assert name == assignment_name(scope.lower(), READER_ID, "a1b2c3d4-0001-4000-8000-0000000000b1")
+    assert name == str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope}|{READER_ID}|a1b2c3d4-0001-4000-8000-0000000000b1".lower()))
+    assert uuid.UUID(name).version == 5

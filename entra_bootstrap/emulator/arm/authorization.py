@@ -56,15 +56,19 @@ _STATE_NAMESPACE = uuid.UUID("6ba7b811-9dad-11d1-80b4-00c04fd430c8")      # uuid
 
 
 # --- scopes -------------------------------------------------------------------------------------
-def check_scope(ctx: Ctx) -> str:
-    """The scope of the path, canonical (as stored): subscription, resource group, resource.
-    404 ``SubscriptionNotFound`` / ``ResourceGroupNotFound`` / ``ResourceNotFound`` as ARM."""
+def check_scope(ctx: Ctx, action: str | None = None) -> str:
+    """The scope of the path, canonical (as stored): subscription, resource group, resource; in
+    ARM's order: subscription (404 ``SubscriptionNotFound``), authorization of ``action`` (403
+    ``AuthorizationFailed``), resource group (404 ``ResourceGroupNotFound``), resource (404
+    ``ResourceNotFound``)."""
     scope = "/" + ctx.match["scope"].strip("/")
     parts = scope.split("/")
     if len(parts) < 3 or parts[1].lower() != "subscriptions":
         raise arm_error(400, "InvalidScope", f"The scope '{scope}' is not a valid scope.")
     ctx.match["sub"] = parts[2]
     sub = ctx.subscription()
+    if action is not None:
+        ctx.authorize(action, scope)
     if len(parts) == 3:
         return f"/subscriptions/{sub}"
     if parts[3].lower() != "resourcegroups" or len(parts) < 5:
@@ -104,8 +108,9 @@ def _definition(world: World, name: str) -> dict:
 
 def role_definition_not_found(guid: str, status: int = 404) -> ApiError:
     """404 on a role definition GET; 400 when a role assignment PUT names it."""
+    # NOTE: ARM writes the GUID without its dashes here (as `az role assignment create` shows it).
     return arm_error(status, "RoleDefinitionDoesNotExist",
-                     f"The specified role definition with ID '{guid}' does not exist.")
+                     f"The specified role definition with ID '{guid.replace('-', '')}' does not exist.")
 
 
 async def get_role_definition(ctx: Ctx) -> web.Response:
@@ -199,8 +204,7 @@ def principal_not_found(world: World, principal_id: str) -> ApiError:
 
 
 async def put_role_assignment(ctx: Ctx) -> web.Response:
-    scope = check_scope(ctx)
-    ctx.authorize(RA_WRITE, scope)
+    scope = check_scope(ctx, RA_WRITE)
     name = ctx.match["name"]
     if not GUID.fullmatch(name):
         raise arm_error(400, "InvalidRoleAssignmentId",
@@ -258,8 +262,7 @@ def _principal_type(world: World, principal_id: str) -> str:
 
 
 async def get_role_assignment(ctx: Ctx) -> web.Response:
-    scope = check_scope(ctx)
-    ctx.authorize(RA_READ, scope)
+    scope = check_scope(ctx, RA_READ)
     ra = _find(ctx.world, scope, ctx.match["name"])
     if ra is None:
         raise arm_error(404, "RoleAssignmentNotFound",
@@ -268,8 +271,7 @@ async def get_role_assignment(ctx: Ctx) -> web.Response:
 
 
 async def delete_role_assignment(ctx: Ctx) -> web.Response:
-    scope = check_scope(ctx)
-    ctx.authorize(RA_DELETE, scope)
+    scope = check_scope(ctx, RA_DELETE)
     ra = _find(ctx.world, scope, ctx.match["name"])
     if ra is None:
         return web.Response(status=204)
@@ -293,8 +295,7 @@ def _parse_filter(flt: str) -> tuple[bool, str | None]:
 
 
 async def list_role_assignments(ctx: Ctx) -> web.Response:
-    scope = check_scope(ctx)
-    ctx.authorize(RA_READ, scope)
+    scope = check_scope(ctx, RA_READ)
     at_scope, principal = _parse_filter(ctx.request.query.get("$filter", ""))
     out = []
     for ra in ctx.world.arm["role_assignments"]:
