@@ -27,7 +27,8 @@ from __future__ import annotations
 import uuid
 from difflib import get_close_matches
 
-from ..clients.arm_authorization import ROLE_ASSIGNMENT_WRITER, authorization
+from ..clients.arm import parse_identity_ref
+from ..clients.arm_authorization import authorization
 from ..engine import BuildContext, Change, StepKind, is_planned
 from ..errors import api_error, not_found, usage_error
 from ..spec import Section
@@ -35,7 +36,6 @@ from ..spec.rules import check_role, check_role_assignment, check_role_scope
 from .application import app_name, app_parts
 from .lookups import (find_resource_group, find_service_principal, find_user_assigned_identity,
                       require_application, resolve_managed_identity)
-from ..clients.arm import parse_identity_ref
 
 KIND = "roleAssignment"
 PRINCIPAL_TYPE = "ServicePrincipal"
@@ -236,5 +236,3 @@ APP_STEP = StepKind(KIND, section="app.role_assignment", steps=_app_steps, phase
                     labels={KIND: "role assigned"}, needs=NEEDS, file_section=_section("app"))
 KINDS = (STEP, APP_STEP)
 
-__all__ = ["RoleAssignmentStep", "STEP", "APP_STEP", "KINDS", "assignment_name", "role_definition",
-           "ROLE_ASSIGNMENT_WRITER"]
