@@ -84,15 +84,46 @@ class Output:
         if dry_run:
             _out("dry run: nothing was written")
 
+    # --- outputs (up's handover) -----------------------------------------------------------------
+    def outputs(self, result: dict) -> None:
+        """``up`` (table only, after the change lines): the ids the workload needs, then per target
+        the exact command to run there. ``-o json`` has the same under ``result``; tsv and none
+        print nothing more."""
+        if self.format != "table":
+            return
+        rows = []
+        if result.get("tenantId"):
+            rows.append(["tenant id", result["tenantId"]])
+        for name, app in (result.get("apps") or {}).items():
+            if app.get("appId"):
+                rows.append([f"app {name} client id", app["appId"]])
+        for name, ident in (result.get("identities") or {}).items():
+            for key, label in (("clientId", "client id"), ("principalId", "principal id")):
+                if ident.get(key):
+                    rows.append([f"identity {name} {label}", ident[key]])
+        if rows:
+            _out()
+            _out("outputs:")
+            for line in _columns(rows):
+                _out("  " + line)
+        for w in result.get("workloads") or ():
+            _out()
+            _out(f"on {w['target']} (identity {w['identity']}, app {w['app']}), run:")
+            _out(f"  {w['command']}")
+
     # --- plan ----------------------------------------------------------------------------------
-    def plan(self, changes: Sequence[Change], *, pending: bool) -> None:
-        """``plan``: + create, ~ update, - delete, = unchanged, in the order it would run."""
+    def plan(self, changes: Sequence[Change], *, pending: bool, error: CliError | None = None) -> None:
+        """``plan``: + create, ~ update, - delete, = unchanged, in the order it would run.
+        ``error`` (json only): the plan stopped by it, as the one document (``error`` beside ``plan``)."""
         summary = {"create": 0, "update": 0, "delete": 0, "unchanged": 0}
         for c in changes:
             summary[c.action] += 1
         if self.format == "json":
-            _out(json.dumps({"plan": [c.as_dict() | {"symbol": c.symbol} for c in changes],
-                             "pending": pending, "summary": summary}, indent=2))
+            doc = {"plan": [c.as_dict() | {"symbol": c.symbol} for c in changes],
+                   "pending": pending, "summary": summary}
+            if error is not None:
+                doc["error"] = error.as_dict()
+            _out(json.dumps(doc, indent=2))
             return
         if self.format == "tsv":
             for c in changes:

@@ -11,6 +11,12 @@ managed identity"): a managed identity token for the cloud's token-exchange audi
 a client assertion for the app, gives an app token whose roles are shown; ``--call URL`` makes one GET with it. On an Azure
 resource the managed identity endpoint is the machine's; against the emulator it is
 ``AZURE_POD_IDENTITY_AUTHORITY_HOST`` of env.sh (acting as a VM). Tokens are never printed.
+
+It also proves the consumer path, a separate check "consumer path (WorkloadIdentityCredential)":
+the identity's token is written to a private token file by workload.py's writer (as ``exec`` does)
+and the app token is got by azure-identity's ``WorkloadIdentityCredential`` reading that file, as
+every consumer of ``exec`` does ("Workload identity federation": the workload presents the
+federated token as a client assertion). The file and its directory are removed after.
 """
 
 from __future__ import annotations
@@ -77,8 +83,9 @@ async def _prove(spec: Spec, session, outcome, call: str | None) -> list[dict]:
             checks.append({"check": "token exchange", "passed": False, "detail": f"{label}: the app or "
                            "the identity does not exist yet", "fix": "run `entra-bootstrap up` first"})
             continue
-        checks.append(await _exchange(session, label, app_id, client_id,
-                                      _expected_roles(spec, unique_name), call))
+        checks += await _exchange(session, label, app_id, client_id,
+                                  _expected_roles(spec, unique_name), call, spec.path,
+                                  (ident, unique_name))
     if not checks:
         checks.append({"check": "token exchange", "passed": False,
                        "detail": "the file declares no federation with a managed identity",
@@ -86,8 +93,68 @@ async def _prove(spec: Spec, session, outcome, call: str | None) -> list[dict]:
     return checks
 
 
+CONSUMER_CHECK = "consumer path (WorkloadIdentityCredential)"
+
+
 async def _exchange(session, label: str, app_id: str, client_id: str, expected: set[str],
-                    call: str | None) -> dict[str, Any]:
+                    call: str | None, file: str = "FILE",
+                    names: tuple[str, str] = ("IDENTITY", "APP")) -> list[dict[str, Any]]:
+    """The exchange check, then the consumer path check with the same managed identity token."""
+    mi_token, result = await _exchange_check(session, label, app_id, client_id, expected, call)
+    if mi_token is None:
+        return [result, {"check": CONSUMER_CHECK, "passed": False,
+                         "detail": f"{label}: not tried (no managed identity token)",
+                         "fix": result["fix"]}]
+    return [result, await _consumer_path(session, label, app_id, mi_token, expected, file, names)]
+
+
+async def _consumer_path(session, label: str, app_id: str, mi_token, expected: set[str],
+                         file: str, names: tuple[str, str]) -> dict[str, Any]:
+    """The app token through ``WorkloadIdentityCredential(tenant_id, client_id, token_file_path)``
+    reading a token file written by workload.py (``exec``'s writer); the file is removed after."""
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.identity.aio import WorkloadIdentityCredential
+
+    from .clients.auth import ca_bundle, decode_claims
+    from .workload import TOKEN_FILE_NAME, fresh_token_dir, remove_token_dir, write_token_file
+
+    cloud = session.cloud
+    tenant = await session.tenant_id()
+    verify = ca_bundle()
+    kw: dict[str, Any] = {"connection_verify": verify} if verify else {}
+    directory = fresh_token_dir()
+    try:
+        path = directory / TOKEN_FILE_NAME
+        write_token_file(path, mi_token.token)
+        credential = WorkloadIdentityCredential(tenant_id=tenant, client_id=app_id, token_file_path=str(path),
+                                                authority=cloud.login,
+                                                disable_instance_discovery=not cloud.instance_discovery, **kw)
+        try:
+            token = await _exchange_with_retries(session.retry, credential, cloud.graph_scope)
+        except ClientAuthenticationError as exc:
+            return {"check": CONSUMER_CHECK, "passed": False,
+                    "detail": f"{label}: WorkloadIdentityCredential reading the token file was refused: "
+                              f"{_short(exc)}",
+                    "fix": f"app {names[1]} ({app_id}) must have a federated credential trusting identity "
+                           f"{names[0]} (issuer, subject = its principal id, audience): run `entra-bootstrap "
+                           f"up -f {file}` (or `entra-bootstrap federation add --app {names[1]} "
+                           f"--managed-identity {names[0]}`); a new one can take minutes to propagate"}
+        finally:
+            await credential.close()
+    finally:
+        remove_token_dir(directory)
+    roles = sorted(decode_claims(token.token).get("roles", []))
+    missing = sorted(expected - set(roles))
+    return {"check": CONSUMER_CHECK, "passed": not missing, "roles": roles,
+            "detail": f"{label}: WorkloadIdentityCredential reading the token file got an app token with "
+                      f"roles {', '.join(roles) or '(none)'}",
+            "fix": None if not missing else
+            f"consent {', '.join(missing)} (`entra-bootstrap consent grant --app {app_id}`)"}
+
+
+async def _exchange_check(session, label: str, app_id: str, client_id: str, expected: set[str],
+                          call: str | None):
+    """(the managed identity token or None when there is none, the exchange check)."""
     from azure.core.exceptions import ClientAuthenticationError
     from azure.identity.aio import ClientAssertionCredential, ManagedIdentityCredential
 
@@ -102,9 +169,9 @@ async def _exchange(session, label: str, app_id: str, client_id: str, expected: 
         try:
             mi_token = await mi.get_token(f"{cloud.token_exchange_audience}/.default")
         except ClientAuthenticationError as exc:
-            return _failed(label, f"no managed identity token for {client_id}: {_short(exc)}",
-                           "run this on a resource the identity is attached to (`entra-bootstrap "
-                           "identity show`), or check AZURE_POD_IDENTITY_AUTHORITY_HOST")
+            return None, _failed(label, f"no managed identity token for {client_id}: {_short(exc)}",
+                                 "run this on a resource the identity is attached to (`entra-bootstrap "
+                                 "identity show`), or check AZURE_POD_IDENTITY_AUTHORITY_HOST")
 
         # NOTE: azure-identity's aio ClientAssertionCredential takes a synchronous callable.
         app_cred = ClientAssertionCredential(tenant, app_id, lambda: mi_token.token, authority=cloud.login,
@@ -113,9 +180,9 @@ async def _exchange(session, label: str, app_id: str, client_id: str, expected: 
             try:
                 app_token = await _exchange_with_retries(session.retry, app_cred, cloud.graph_scope)
             except ClientAuthenticationError as exc:
-                return _failed(label, f"the exchange was refused: {_short(exc)}",
-                               "check the federated credential (issuer, subject = the identity's "
-                               "principal id, audience); a new one can take minutes to propagate")
+                return mi_token, _failed(label, f"the exchange was refused: {_short(exc)}",
+                                         "check the federated credential (issuer, subject = the identity's "
+                                         "principal id, audience); a new one can take minutes to propagate")
             roles = sorted(decode_claims(app_token.token).get("roles", []))
             missing = sorted(expected - set(roles))
             result = {"check": "token exchange", "passed": not missing, "roles": roles,
@@ -128,7 +195,7 @@ async def _exchange(session, label: str, app_id: str, client_id: str, expected: 
                 result["passed"] = 200 <= status < 300
                 if not result["passed"]:
                     result["fix"] = "the app token was refused: check the permissions the call needs"
-            return result
+            return mi_token, result
         finally:
             await app_cred.close()
     finally:
@@ -166,8 +233,7 @@ async def _call(cloud, token: str, url: str, verify: str | None) -> int:
 
     import httpx
 
-    if not url.startswith("https://"):
-        url = f"{cloud.graph}/v1.0/{url.lstrip('/')}" if not url.startswith("/v1.0") else cloud.graph + url
+    # ``url`` is a full URL on the cloud's Graph host (spec/rules.graph_call_url, checked offline).
     ctx = ssl.create_default_context(cafile=verify) if verify else True
     async with httpx.AsyncClient(verify=ctx, timeout=30) as client:
         response = await client.get(url, headers={"Authorization": f"Bearer {token}"})

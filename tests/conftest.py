@@ -95,7 +95,7 @@ def emulator(tmp_path_factory):
 def emu(emulator, monkeypatch):
     """The emulator, freshly reset, with its client environment applied to this process."""
     emulator.faults(latency_ms=0, replication_lag=0, fault_rate=0, fault_seed=None,
-                    drop_response_after_write=None)
+                    drop_response_after_write=None, token_lifetime_s=None)
     emulator.reset()
     emulator.clear_requests()
     for key in [k for k in os.environ if k.startswith(("AZURE_", "ENTRA_BOOTSTRAP_", "IDENTITY_",

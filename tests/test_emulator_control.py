@@ -69,6 +69,7 @@ def test_state_dump_and_reset(emu):
     (b'{"fault_rate": 2}', "'fault_rate' must be a number from 0 to 1"),
     (b'{"drop_response_after_write": 0}', "'drop_response_after_write' must be an integer >= 1"),
     (b'{"replication_lag": "3"}', "'replication_lag' must be an integer"),
+    (b'{"token_lifetime_s": 0}', "'token_lifetime_s' must be an integer >= 1 or null"),
 ])
 def test_bad_faults_body_is_400_naming_the_problem(emu, body, needle):
     status, answer = _post_raw(emu, "/_emulator/faults", body)
@@ -79,7 +80,7 @@ def test_faults_subset_changes_only_those(emu):
     emu.faults(latency_ms=0, replication_lag=2)
     assert emu.control("GET", "/_emulator/faults") == {
         "latency_ms": 0, "replication_lag": 2, "fault_rate": 0.0, "fault_seed": None,
-        "drop_response_after_write": None}
+        "drop_response_after_write": None, "token_lifetime_s": None}
 
 
 # --- faults ------------------------------------------------------------------------------------
@@ -370,3 +371,31 @@ def test_state_saved_shortly_after_a_write(tmp_path):
         assert "soon-uai" in _persisted_names(state_file)
     finally:
         stop_emulator(emu)
+
+
+def test_token_lifetime_flag_sets_the_knob_at_start(tmp_path):
+    from conftest import start_emulator, stop_emulator
+
+    emu = start_emulator(tmp_path / "one", "--token-lifetime", "7")
+    try:
+        assert emu.control("GET", "/_emulator/faults")["token_lifetime_s"] == 7
+        tenant = emu.env["AZURE_TENANT_ID"]
+        status, body = _post_form(emu, f"/{tenant}/oauth2/v2.0/token", {
+            "grant_type": "client_credentials", "client_id": emu.env["AZURE_CLIENT_ID"],
+            "client_secret": emu.env["AZURE_CLIENT_SECRET"], "scope": emu.env["ENTRA_BOOTSTRAP_ARM_ENDPOINT"]
+            + "/.default"})
+        assert status == 200 and body["expires_in"] == 7
+    finally:
+        stop_emulator(emu)
+
+
+def _post_form(emu, path, form: dict):
+    import urllib.parse
+
+    ctx = ssl.create_default_context(cafile=emu.ca)
+    req = urllib.request.Request(emu.url + path, data=urllib.parse.urlencode(form).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())

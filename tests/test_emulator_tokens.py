@@ -345,6 +345,29 @@ def test_imds_refuses_identities_not_attached(emu, setup, params, message):
     assert status == 400 and body == {"error": "invalid_request", "error_description": message}
 
 
+def test_token_lifetime_knob_applies_to_managed_identity_and_app_tokens_and_survives_reset(emu):
+    _attach(emu, users=(1,))
+    status, body = _imds(emu, resource="https://management.azure.com/")
+    assert status == 200 and int(body["expires_in"]) == 86399               # the usual ~24 h
+    emu.faults(token_lifetime_s=6)
+    assert emu.control("GET", "/_emulator/faults")["token_lifetime_s"] == 6
+    emu.reset()                                                             # knobs stay as they are
+    assert emu.control("GET", "/_emulator/faults")["token_lifetime_s"] == 6
+    _attach(emu, users=(1,))
+    status, body = _imds(emu, resource="https://management.azure.com/")
+    claims = _claims(body["access_token"])
+    assert status == 200 and body["expires_in"] == "6" and claims["exp"] - claims["iat"] == 6
+    assert int(body["expires_on"]) == claims["exp"]
+    status, body = _raw(emu, "POST", f"/{emu.env['AZURE_TENANT_ID']}/oauth2/v2.0/token", form={
+        "grant_type": "client_credentials", "client_id": emu.env["AZURE_CLIENT_ID"],
+        "client_secret": emu.env["AZURE_CLIENT_SECRET"], "scope": "https://management.azure.com/.default"})
+    claims = _claims(body["access_token"])
+    assert status == 200 and body["expires_in"] == 6 and claims["exp"] - claims["iat"] == 6
+    emu.faults(token_lifetime_s=None)
+    status, body = _imds(emu, resource="https://management.azure.com/")
+    assert int(body["expires_in"]) == 86399
+
+
 def test_imds_single_user_assigned_is_the_default(emu):
     _attach(emu, users=(1,))
     status, body = _imds(emu, resource="https://management.azure.com/")

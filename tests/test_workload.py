@@ -164,8 +164,9 @@ def test_a_signal_to_exec_reaches_the_command_and_its_code_comes_back(world, tmp
 
 
 def test_the_refresher_rewrites_the_file_before_expiry_during_a_long_command(world, tmp_path):
-    """NOTE: the emulator's managed identity tokens live ~24 h and it has no lifetime knob yet, so the
-    refresh margin is set above the lifetime: every check finds the token due and fetches a new one."""
+    """NOTE: with the emulator's usual ~24 h managed identity tokens, a refresh margin above the
+    lifetime makes every check find the token due and fetch a new one (the test below uses the
+    emulator's token-lifetime knob and the default margin instead)."""
     app_id, _ = world
     seen = tmp_path / "seen"
     script = f"""
@@ -189,6 +190,39 @@ json.dump(tokens, open({str(seen)!r}, "w"))
     assert [c["iat"] for c in claims] == sorted(c["iat"] for c in claims)
     assert "refreshed" in run.stderr
     for token in tokens:
+        assert token not in run.stderr and token not in run.stdout
+
+
+def test_with_a_short_token_lifetime_the_file_is_refreshed_before_expiry(world, env, tmp_path):
+    """The issue's words: "with a short token lifetime (an emulator knob) the file is refreshed before
+    expiry during a long COMMAND". A 6-second lifetime and workload.py's default margin (at most half
+    the lifetime: 3 s), checked every 0.2 s; COMMAND reads the file for ~10 s and notes when it first
+    saw each token. Asserted: only the tokens' exp/iat against the moment the rewrite was seen."""
+    app_id, _ = world
+    env.faults(token_lifetime_s=6)
+    seen = tmp_path / "seen"
+    script = f"""
+import json, os, time
+path, first_seen = os.environ["AZURE_FEDERATED_TOKEN_FILE"], {{}}
+end = time.time() + 10
+while time.time() < end:
+    token = open(path).read()
+    first_seen.setdefault(token, time.time())
+    time.sleep(0.05)
+json.dump(sorted(first_seen.items(), key=lambda kv: kv[1]), open({str(seen)!r}, "w"))
+"""
+    run = eb("exec", "--client-id", app_id, "-v", "--", sys.executable, "-c", script,
+             extra_env={"ENTRA_BOOTSTRAP_TOKEN_REFRESH_INTERVAL": "0.2"})
+    assert run.returncode == 0, run.stderr
+    tokens = json.loads(seen.read_text())
+    assert len(tokens) >= 2, "the file was never rewritten"
+    claims = [(decode_claims(token), at) for token, at in tokens]
+    assert all(c["exp"] - c["iat"] == 6 for c, _ in claims)               # the knob's lifetime
+    for (old, _), (new, rewritten_at) in zip(claims, claims[1:]):
+        assert rewritten_at < old["exp"], "the file was rewritten only after the old token expired"
+        assert new["iat"] > old["iat"] and new["exp"] > old["exp"] and new["uti"] != old["uti"]
+    assert "refreshed" in run.stderr
+    for token, _ in tokens:
         assert token not in run.stderr and token not in run.stdout
 
 

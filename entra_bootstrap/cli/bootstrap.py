@@ -24,6 +24,12 @@ AuditOpt = Annotated[Optional[Path], typer.Option(
     "--audit-log", envvar="ENTRA_BOOTSTRAP_AUDIT_LOG", show_envvar=True,
     help="Append one JSON line per write (time, operator, tenant, method, object, outcome).")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+AllowPrivilegedOpt = Annotated[bool, typer.Option(
+    "--allow-privileged", help="Consent to privileged Graph roles for every app of the file "
+                               "(as allow_privileged = true in each [[app]]).")]
+UpgradeOpt = Annotated[bool, typer.Option(
+    "--upgrade-instances", help="Upgrade scale-set instances (upgrade policy Manual) to the model "
+                                "with the identity change.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -35,13 +41,14 @@ def register(app: typer.Typer) -> None:
 
 
 # --- shared --------------------------------------------------------------------------------------
-def _load(path: Path, opts: Options):
+def _load(path: Path, opts: Options, *, allow_privileged: bool = False):
     """Validate the whole file before any request; apply its tenant/subscription/cloud."""
     from ..spec import SpecError, load_spec
     from ..steps.registry import KINDS
 
     try:
-        spec = load_spec(path, sections=[k.file_section for k in KINDS if k.file_section is not None])
+        spec = load_spec(path, sections=[k.file_section for k in KINDS if k.file_section is not None],
+                         allow_privileged=allow_privileged)
     except SpecError as err:
         raise CliError(f"{path} is not a valid bootstrap file:\n  " +
                        "\n  ".join(str(p) for p in err.problems),
@@ -66,7 +73,10 @@ def _audit(path: Path | None) -> None:
 
 
 def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bool = False,
-         yes: bool = False):
+         yes: bool = False, upgrade_instances: bool = False):
+    """``plan``/``verify``/``down``'s passes run once; ``up`` plans the whole file first (every
+    refusal - a failed check, a missing target, a confirmation refused - happens before the first
+    write), asks what needs confirming, then applies on fresh reads."""
     from ..engine import result_values, run
     from ..steps.registry import KINDS
 
@@ -76,23 +86,97 @@ def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bo
         if audit.enabled() and not plan:
             claims = await session.graph_token_claims()
             audit.set_principal(claims.get("oid"), claims.get("tid"))
-        reporter = _Progress(opts) if progress else None
-        try:
+        if plan or destroy:
             outcome = await run(spec, session, KINDS, plan=plan, destroy=destroy,
-                                on_change=reporter.change if reporter else None,
-                                confirm=_restart_confirmation(yes, reporter))
-        finally:
-            if reporter:
-                reporter.close()
+                                confirm=_restart_confirmation(yes, None), upgrade_instances=upgrade_instances)
+        else:
+            outcome = await _plan_then_apply(spec, session, KINDS, opts, yes, progress, upgrade_instances)
         values = result_values(session, outcome.changes, KINDS)
         if not values.get("tenantId"):
             try:
                 values["tenantId"] = await session.tenant_id()
             except CliError:
                 pass
+        values["workloads"] = handover(spec, values, opts.cloud)
         return outcome, values
 
     return execute(main, opts)
+
+
+async def _plan_then_apply(spec, session, kinds, opts: Options, yes: bool, progress: bool,
+                           upgrade_instances: bool):
+    from ..engine import Outcome, run
+
+    planned = await run(spec, session, kinds, plan=True, upgrade_instances=upgrade_instances)
+    if planned.error is not None:
+        return Outcome([], planned.error)            # refused before any write: nothing was done
+    if not planned.pending:
+        return planned                               # nothing to do: the plan is the outcome
+    ask = _restart_confirmation(yes, None)
+    asked = set()
+    for change in planned.changes:
+        if change.changed and change.confirm:
+            try:
+                ask(change)
+            except CliError as refused:
+                return Outcome([], refused)          # not confirmed: nothing was written
+            asked.add((change.kind, change.name))
+    tenant = session.memo.get("tenant_id")
+    session.memo.clear()                             # the plan's placeholders; apply reads afresh
+    if tenant:
+        session.memo["tenant_id"] = tenant
+    reporter = _Progress(opts) if progress else None
+    confirm = _restart_confirmation(yes, reporter)
+    try:
+        return await run(spec, session, kinds, plan=False,
+                         on_change=reporter.change if reporter else None,
+                         confirm=lambda c: None if (c.kind, c.name) in asked else confirm(c),
+                         upgrade_instances=upgrade_instances)
+    finally:
+        if reporter:
+            reporter.close()
+
+
+# NOTE: the run's default command in the handover; `exec` runs any COMMAND after `--`.
+HANDOVER_COMMAND = "terraform apply"
+_CLOUD_FLAG = ("usgov", "china")      # a real workload of these clouds needs `exec --cloud`
+
+
+def handover(spec, values: dict, cloud: str | None) -> list[dict]:
+    """``result.workloads``: per declared target of an identity and per app federated with that
+    identity, the exact ``exec`` command to run there. ``--identity-client-id`` is added when the
+    identity is not the only one the target holds (the metadata endpoint then needs to be told).
+    ``values["targets"]`` (the attachment kind's export) is consumed here."""
+    targets = values.pop("targets", {})
+    apps = {k.lower(): v for k, v in values.get("apps", {}).items()}
+    identities = {k.lower(): v for k, v in values.get("identities", {}).items()}
+    out: list[dict] = []
+    seen: set[tuple[str, str, str]] = set()
+    for ident in spec.identities:
+        mi = identities.get(ident.name.lower()) or {}
+        for target in ident.assign_to:
+            held = targets.get(target.label.lower())
+            for app in spec.apps:
+                federated = any(f.managed_identity and f.managed_identity.rsplit("/", 1)[-1].lower()
+                                == ident.name.lower() for f in app.federations)
+                app_id = (apps.get(app.unique_name.lower()) or {}).get("appId")
+                key = (target.label.lower(), ident.name.lower(), app.unique_name.lower())
+                if not federated or not app_id or not mi.get("clientId") or key in seen:
+                    continue
+                seen.add(key)
+                only = (held is not None and not held["systemAssigned"]
+                        and held["userAssigned"] == [str(mi.get("id") or "").lower()])
+                words = ["entra-bootstrap", "exec"]
+                if cloud in _CLOUD_FLAG:
+                    words += ["--cloud", cloud]
+                words += ["--client-id", app_id]
+                if not only:
+                    words += ["--identity-client-id", mi["clientId"]]
+                words += ["--", HANDOVER_COMMAND]
+                out.append({"target": target.label, "identity": ident.name,
+                            "identityClientId": mi["clientId"], "app": app.unique_name, "appId": app_id,
+                            "command": " ".join(words)})
+    return out
 
 
 class _Progress:
@@ -129,6 +213,8 @@ def _report(opts: Options, outcome, values: dict, *, dry_run: bool) -> None:
         opts.out.changes(outcome.changes, result=values, error=err)
         raise typer.Exit(err.exit_code)
     opts.out.changes(outcome.changes, result=values, tsv=tsv, dry_run=dry_run)
+    if error is None and not dry_run and values:
+        opts.out.outputs(values)
     if error is not None:
         raise error
 
@@ -136,17 +222,24 @@ def _report(opts: Options, outcome, values: dict, *, dry_run: bool) -> None:
 # --- commands ------------------------------------------------------------------------------------
 def plan(file: FileOpt, detailed_exitcode: Annotated[bool, typer.Option(
         "--detailed-exitcode",
-        help=f"Exit 0 when nothing would change, {EXIT_CHANGES_PENDING} when changes are pending.")] = False):
+        help=f"Exit 0 when nothing would change, {EXIT_CHANGES_PENDING} when changes are pending.")] = False,
+        allow_privileged: AllowPrivilegedOpt = False, upgrade_instances: UpgradeOpt = False):
     """Show what `up` would do: + create, ~ update, - delete, = unchanged, in the order it would run.
 
     Read-only. Example: entra-bootstrap plan -f bootstrap.toml --detailed-exitcode
     """
     opts = options()
-    spec = _load(file, opts)
-    outcome, values = _run(spec, opts, plan=True)
+    spec = _load(file, opts, allow_privileged=allow_privileged)
+    outcome, values = _run(spec, opts, plan=True, upgrade_instances=upgrade_instances)
+    error = outcome.error
+    if error is not None and opts.output == "json":
+        # One JSON document: the plan as far as it got, and what stopped it.
+        err = error if isinstance(error, CliError) else unexpected_error(error)
+        opts.out.plan(outcome.changes, pending=outcome.pending, error=err)
+        raise typer.Exit(err.exit_code)
     opts.out.plan(outcome.changes, pending=outcome.pending)
-    if outcome.error is not None:
-        raise outcome.error
+    if error is not None:
+        raise error
     if detailed_exitcode and outcome.pending:
         raise typer.Exit(EXIT_CHANGES_PENDING)
 
@@ -155,24 +248,26 @@ def _restart_confirmation(yes: bool, reporter):
     """Asked before a container group is re-sent (every container restarts)."""
     def ask(change) -> None:
         what = f"{change.kind} {change.name}: {change.reason}".strip()
-        confirm(yes, f"{what}: this re-sends the container group and restarts every container",
+        confirm(yes, f"{what}: {change.confirm or 'this re-sends the container group and restarts every container'}",
                 before_asking=reporter.close if reporter is not None else None)
     return ask
 
 
 def up(file: FileOpt, audit_log: AuditOpt = None,
        yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before re-sending a container "
-                                                            "group (which restarts its containers).")] = False):
+                                                            "group (which restarts its containers).")] = False,
+       allow_privileged: AllowPrivilegedOpt = False, upgrade_instances: UpgradeOpt = False):
     """Apply the file: every object created or brought up to date, in dependency order.
 
     Idempotent: a second run changes nothing; a run cut off halfway is finished by the next.
     Example: entra-bootstrap up -f bootstrap.toml -o json
     """
     opts = options()
-    spec = _load(file, opts)
+    spec = _load(file, opts, allow_privileged=allow_privileged)
     _audit(audit_log)
     dry = opts.dry_run
-    outcome, values = _run(spec, opts, plan=dry, progress=not dry, yes=yes)
+    outcome, values = _run(spec, opts, plan=dry, progress=not dry, yes=yes,
+                           upgrade_instances=upgrade_instances)
     _report(opts, outcome, values, dry_run=dry)
 
 
@@ -202,7 +297,8 @@ def verify(file: FileOpt,
            exchange: Annotated[bool, typer.Option(
                "--exchange", help="Also prove the token exchange: managed identity token -> app token.")] = False,
            call: Annotated[Optional[str], typer.Option(
-               "--call", help="With --exchange: one GET with the app token (a Graph URL or path).")] = None):
+               "--call", help="With --exchange: one GET with the app token (a Graph path, or a URL on the "
+                           "cloud's Graph host: the token is sent nowhere else).")] = None):
     """Check the whole chain, read-only: one line per check with pass/fail and the fix.
 
     Exit 0 only when every check passes. Example: entra-bootstrap verify -f bootstrap.toml --exchange
@@ -213,6 +309,11 @@ def verify(file: FileOpt,
     spec = _load(file, opts)
     if call and not exchange:
         raise usage_error("--call needs --exchange", code="BadUsage", fix="add --exchange")
+    if call:
+        from ..clouds import get_cloud
+        from ..spec.rules import graph_call_url
+
+        call = graph_call_url(call, get_cloud(opts.cloud).graph)     # before any request
 
     async def main(session):
         from ..engine import run

@@ -90,7 +90,7 @@ def remove(app_ref: AppOpt, name: Annotated[str, typer.Option("--name", "-n", he
     opts = options()
     ref = check_app_ref(app_ref)
     check_fic_name(name, "--name")
-    step = FederationStep(ref, FederationSource(name=name), present=False)
+    step = FederationStep(ref, FederationSource(name=name), present=False, explicit_removal=True)
     changes = execute(lambda session: run_steps([step], session, plan=opts.dry_run))
     opts.out.changes(changes, result={"name": name, "id": changes[0].ids.get("id")},
                      tsv=[changes[0].ids.get("id") or ""], dry_run=opts.dry_run)

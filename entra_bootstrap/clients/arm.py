@@ -344,9 +344,11 @@ class ArmClient:
     def _compute_ops(self, kind: str):
         return self.compute.virtual_machines if kind == "vm" else self.compute.virtual_machine_scale_sets
 
-    async def get_compute(self, kind: str, rg: str, name: str, obj: str) -> dict:
+    async def get_compute(self, kind: str, rg: str, name: str, obj: str, *,
+                          missing_ok: bool = False) -> dict | None:
         ops = self._compute_ops(kind)
-        return await self.call(lambda: ops.get(rg, name, cls=_raw), what=f"GET {obj}", obj=obj)
+        return await self.call(lambda: ops.get(rg, name, cls=_raw), what=f"GET {obj}", obj=obj,
+                               missing_ok=missing_ok)
 
     async def patch_compute(self, kind: str, rg: str, name: str, body: dict, obj: str, *,
                             attaching: bool = False) -> dict:
@@ -374,9 +376,10 @@ class ArmClient:
         await self.call(fn, what=f"POST manualupgrade {obj}", obj=obj, needs=role_phrase(ROLE_VM))
 
     # --- container groups ---------------------------------------------------------------------------
-    async def get_container_group(self, rg: str, name: str, obj: str) -> dict:
+    async def get_container_group(self, rg: str, name: str, obj: str, *,
+                                  missing_ok: bool = False) -> dict | None:
         return await self.call(lambda: self.aci.container_groups.get(rg, name, cls=_raw),
-                               what=f"GET {obj}", obj=obj)
+                               what=f"GET {obj}", obj=obj, missing_ok=missing_ok)
 
     async def put_container_group(self, rg: str, name: str, body: dict, obj: str, *,
                                   attaching: bool = False) -> dict:

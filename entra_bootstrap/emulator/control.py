@@ -10,7 +10,8 @@
   POST /_emulator/reset           restore the seeded world (same ids and secrets), forget lag
   GET  /_emulator/faults          the current knobs
   POST /_emulator/faults          any subset of {"latency_ms", "replication_lag", "fault_rate",
-                                  "fault_seed", "drop_response_after_write"}; answers the knobs
+                                  "fault_seed", "drop_response_after_write",
+                                  "token_lifetime_s"}; answers the knobs
 A bad body answers 400 ``{"error": {"code": "BadRequest", "message": ...}}`` naming the field.
 """
 
@@ -53,6 +54,11 @@ _FAULT_FIELDS = {
     "fault_rate": _rate,
     "fault_seed": lambda v: _int("fault_seed", v, -(2 ** 63), True),
     "drop_response_after_write": lambda v: _int("drop_response_after_write", v, 1, True),
+    # The lifetime of every token issued from now (managed identity and app tokens); null: the
+    # usual ones. NOTE: Entra's configurable token lifetimes ("Configurable token lifetimes in the
+    # Microsoft identity platform") allow 10 minutes to 1 day for access tokens; the emulator takes
+    # any lifetime >= 1 s so that a refresher can be tested in seconds.
+    "token_lifetime_s": lambda v: _int("token_lifetime_s", v, 1, True),
 }
 
 

@@ -77,6 +77,32 @@ def _make_ca_and_cert(data_dir: Path) -> tuple[Path, Path, Path]:
     return ca_path, cert_path, key_path
 
 
+class DataDirInUse(Exception):
+    """Another emulator runs on this --data-dir: its CA and certificate must not be replaced."""
+
+
+def _lock_data_dir(data_dir: Path):
+    """Hold ``DATA_DIR/.lock`` (an exclusive flock) for the emulator's lifetime, before anything in
+    the directory is written; a second emulator on it fails here and touches nothing."""
+    import fcntl
+    import os
+
+    handle = open(data_dir / ".lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        pid = handle.read().strip()
+        handle.close()
+        raise DataDirInUse(f"another emulator{f' (pid {pid})' if pid else ''} is running on --data-dir "
+                           f"{data_dir}; stop it, or give this one another --data-dir") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
 class StateFileError(Exception):
     """A --state file that cannot be used; the message names the file, the problem and the fix."""
 
@@ -130,7 +156,17 @@ def _write_env(data_dir: Path, env: dict[str, str]) -> None:
 
 async def serve(port: int, data_dir: Path, state_file: Path | None, faults: Faults,
                 ready=None, stop: asyncio.Event | None = None) -> None:
+    data_dir = data_dir.resolve()          # env.sh names absolute paths: it works after a cd
     data_dir.mkdir(parents=True, exist_ok=True)
+    lock = _lock_data_dir(data_dir)
+    try:
+        await _serve(port, data_dir, state_file, faults, ready, stop)
+    finally:
+        lock.close()
+
+
+async def _serve(port: int, data_dir: Path, state_file: Path | None, faults: Faults,
+                 ready, stop: asyncio.Event | None) -> None:
     ca_path, cert_path, key_path = _make_ca_and_cert(data_dir)
     ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ssl_ctx.load_cert_chain(cert_path, key_path)
@@ -191,7 +227,7 @@ def run(port: int, data_dir: Path, state_file: Path | None = None, faults: Fault
 
     try:
         asyncio.run(serve(port, data_dir, state_file, faults or Faults(), ready=ready))
-    except StateFileError as exc:
+    except (StateFileError, DataDirInUse) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except OSError as exc:

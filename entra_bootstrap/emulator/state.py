@@ -60,6 +60,12 @@ class Faults:
     fault_rate: float = 0.0
     fault_seed: int | None = None
     drop_response_after_write: int | None = None
+    # Seconds every issued token lives (managed identity and token endpoint alike); None: Entra's
+    # usual lifetimes (tokens/imds.py MI_TOKEN_TTL, tokens/endpoint.py ACCESS_TOKEN_TTL).
+    token_lifetime_s: int | None = None
+
+    def token_ttl(self, default: int) -> int:
+        return default if self.token_lifetime_s is None else self.token_lifetime_s
 
 
 @dataclass

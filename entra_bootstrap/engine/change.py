@@ -47,6 +47,7 @@ class Change:
     after: Any = None                 # what is wanted / what the server holds after apply
     applied: bool = False
     notes: tuple[str, ...] = ()       # what the user must know (e.g. ownership != token access)
+    confirm: str = ""                 # what the user must say yes to before the write (e.g. restarts)
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:

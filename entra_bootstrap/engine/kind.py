@@ -23,7 +23,8 @@ A *step kind* says where its steps come from and how the engine orders them:
                  does not declare, run for every kind before any step of any kind acts
     labels       how ``verify`` names the check of each ``Change.kind`` the steps report
     needs        the Microsoft Graph permissions / ARM roles the operator needs (least privilege)
-    export       ``export(values, change)``: the ids a script needs next (``up -o json``'s result)
+    export       ``export(values, change)``: the ids a script needs next (``up -o json``'s result),
+                 called for the changes of ``name`` and of every ``Change.kind`` in ``labels``
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class BuildContext:
 
     present: bool = True                          # up/plan; False for down
     confirm: Callable[[Any], None] | None = None  # asked before a disruptive write (container group)
+    upgrade_instances: bool = False               # --upgrade-instances: scale sets with a Manual policy
 
 
 @dataclass(frozen=True)

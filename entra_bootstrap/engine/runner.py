@@ -68,9 +68,9 @@ class Outcome:
 
 # --- building the chains from the registry ------------------------------------------------------
 def build(spec, kinds: Sequence[StepKind], *, destroy: bool = False,
-          confirm: Callable | None = None) -> list[list[Chain]]:
+          confirm: Callable | None = None, upgrade_instances: bool = False) -> list[list[Chain]]:
     """The phases of chains for ``up``/``plan`` (or ``down`` when ``destroy``)."""
-    ctx = BuildContext(present=not destroy, confirm=confirm)
+    ctx = BuildContext(present=not destroy, confirm=confirm, upgrade_instances=upgrade_instances)
     chains: dict[tuple[int, str], Chain] = {}
     for kind in (reversed(kinds) if destroy else kinds):
         phase = kind.down_phase if destroy else kind.phase
@@ -92,9 +92,9 @@ async def check(spec, session, kinds: Sequence[StepKind]) -> None:
 # --- running them -------------------------------------------------------------------------------
 async def run(spec, session, kinds: Sequence[StepKind], *, plan: bool, destroy: bool = False,
               on_change: Callable[[Change], None] | None = None,
-              confirm: Callable | None = None) -> Outcome:
+              confirm: Callable | None = None, upgrade_instances: bool = False) -> Outcome:
     """Check everything, then run every phase; a failed chain stops only itself."""
-    phases = build(spec, kinds, destroy=destroy, confirm=confirm)
+    phases = build(spec, kinds, destroy=destroy, confirm=confirm, upgrade_instances=upgrade_instances)
     if not destroy:
         try:
             await check(spec, session, kinds)
@@ -138,8 +138,12 @@ async def _run_chain(chain: Chain, session, plan: bool, limit: asyncio.Semaphore
 
 
 def result_values(session, changes: Sequence[Change], kinds: Sequence[StepKind]) -> dict[str, Any]:
-    """The ids a script needs next (each kind's ``export``): app client ids, tenant, identities."""
-    exports = {kind.name: kind.export for kind in kinds if kind.export is not None}
+    """The ids a script needs next (each kind's ``export``): app client ids, tenant, identities.
+
+    A kind's ``export`` sees the changes of its ``name`` and of every ``Change.kind`` its ``labels``
+    name (the attachment kind reports vmIdentity, vmssIdentity, containerGroupIdentity)."""
+    exports = {key: kind.export for kind in kinds if kind.export is not None
+               for key in (kind.name, *kind.labels)}
     values: dict[str, Any] = {"tenantId": session.memo.get("tenant_id"), "apps": {}, "identities": {}}
     for change in changes:
         export = exports.get(change.kind)

@@ -477,6 +477,31 @@ def parse_owner(ref: str) -> tuple[str, str]:
                     "or principal:OBJECT_ID (a GUID)", "e.g. identity:my-identity")
 
 
+# --- verify --call: where the app's Graph token may go ------------------------------------------------
+def graph_call_url(value: str, graph: str, option: str | None = "--call") -> str:
+    """A Microsoft Graph path (``/users``, ``v1.0/users``) or an https URL on the cloud's Graph host
+    (``graph`` = its base, e.g. https://graph.microsoft.com): the full URL to GET. Anything else is
+    ``BadCallTarget``: the app token was issued for Microsoft Graph and is never sent elsewhere."""
+    from urllib.parse import urlsplit
+
+    value = (value or "").strip()
+    host = urlsplit(graph).netloc.lower()
+    if "://" in value:
+        parts = urlsplit(value)
+        if parts.scheme.lower() != "https" or parts.netloc.lower() != host:
+            raise _refuse("BadCallTarget", option, f"'{value}' is not on Microsoft Graph ({host}): the app "
+                          "token is issued for Microsoft Graph and is sent nowhere else",
+                          f"give a Graph path (e.g. --call /organization) or an https://{host}/... URL")
+        return value
+    path = value.lstrip("/")
+    if not path or path.lower() in ("v1.0", "beta"):
+        raise _refuse("BadCallTarget", option, f"'{value}' names no Graph resource",
+                      "give a Graph path, e.g. --call /organization")
+    if not path.lower().startswith(("v1.0/", "beta/")):
+        path = "v1.0/" + path
+    return f"{graph.rstrip('/')}/{path}"
+
+
 # --- Azure role assignments (steps/role_assignment.py) -------------------------------------------
 # Sources: Azure RBAC: "Understand scope for Azure RBAC" (a scope is a subscription, a resource
 # group or a resource id); "Understand Azure role definitions" (a role definition id is a GUID, in

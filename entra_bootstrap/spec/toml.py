@@ -134,8 +134,10 @@ class _Reader:
     """Walks the parsed document, collecting every problem instead of stopping at the first."""
 
     def __init__(self, path: str, text: str, known_permission: PermissionLookup | None,
-                 permission_names: Iterable[str], sections: Iterable[Section] = ()):
+                 permission_names: Iterable[str], sections: Iterable[Section] = (),
+                 allow_privileged: bool = False):
         self.sections = tuple(sections)
+        self.allow_privileged = allow_privileged
         self.file = path
         self.index = _LineIndex(text)
         self.problems: list[Problem] = []
@@ -241,7 +243,7 @@ class _Reader:
                      if (f := self.federation(raw_f, path + ("federation", i))))
         self.duplicates([f.name for f in feds], path + ("federation",), "name")
         self.rule(path + ("federation",), rules.check_credential_count, len(feds))
-        allow = d.get("allow_privileged", False)
+        allow = d.get("allow_privileged", False) or self.allow_privileged
         if d.get("consent", False):
             for i, perm in enumerate(perms):
                 if perm.is_graph:
@@ -333,16 +335,18 @@ def default_permission_lookup() -> tuple[PermissionLookup, list[str]]:
 
 
 def parse_spec(text: str, path: str = "<string>", known_permission: PermissionLookup | None = None,
-               permission_names: Iterable[str] = (), sections: Iterable[Section] = ()) -> Spec:
+               permission_names: Iterable[str] = (), sections: Iterable[Section] = (),
+               allow_privileged: bool = False) -> Spec:
     """Parse and validate; raise ``SpecError`` with every problem found. ``sections``: the parts of
-    the file that step kinds declare (``StepKind.file_section``), read and checked like the rest."""
+    the file that step kinds declare (``StepKind.file_section``), read and checked like the rest;
+    ``allow_privileged``: ``up --allow-privileged``, the file key for every app of the run."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         raise SpecError([Problem(path, int(m.group(1)) if m else None, "(syntax)",
                                  f"not valid TOML: {exc}", "InvalidToml")]) from None
-    r = _Reader(path, text, known_permission, permission_names, sections)
+    r = _Reader(path, text, known_permission, permission_names, sections, allow_privileged)
     top = r.table(doc, (), {"tenant": "str", "subscription": "str", "cloud": "str",
                             "identity": "tables", "app": "tables"})
     cloud = r.rule(("cloud",), rules.check_cloud, top["cloud"]) if "cloud" in top else None
@@ -387,7 +391,7 @@ def _check_references(r: _Reader, identities: list[IdentitySpec], apps: list[App
                 check(fed.managed_identity, ("app", n, "federation", i, "managed_identity"), True)
 
 
-def load_spec(path: str | Path, sections: Iterable[Section] = ()) -> Spec:
+def load_spec(path: str | Path, sections: Iterable[Section] = (), allow_privileged: bool = False) -> Spec:
     p = Path(path)
     try:
         text = p.read_text()
@@ -397,4 +401,4 @@ def load_spec(path: str | Path, sections: Iterable[Section] = ()) -> Spec:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([Problem(str(p), None, "(file)", f"cannot be read: {exc}", "UnreadableFile")]) from None
     known, names = default_permission_lookup()
-    return parse_spec(text, str(p), known, names, sections)
+    return parse_spec(text, str(p), known, names, sections, allow_privileged)

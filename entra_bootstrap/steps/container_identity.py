@@ -23,8 +23,9 @@ from typing import Callable, Sequence
 from ..clients.arm import arm
 from ..engine import Change
 from ..errors import api_error
-from .identity_attachment import (Attached, IdentityPlan, change_ids, check_outcome, identity_refs,
-                                  plan_identity, wanted_user_identities)
+from .identity_attachment import (Attached, IdentityPlan, change_ids, check_outcome, gone, identity_refs,
+                                  plan_identity, refuse_unknown_detach, wanted_user_identities,
+                                  detach_first, identity_principals)
 
 KIND = "containerGroupIdentity"
 READ_ONLY_TOP = ("id", "name", "type", "systemData", "etag", "identity")
@@ -104,6 +105,7 @@ class ContainerGroupIdentityStep:
     users: Sequence[str] = ()
     identity_group: str | None = None
     confirm: Callable[[Change], None] | None = None
+    gone_ok: bool = False                   # down: a group that no longer exists has nothing attached
     kind: str = KIND
     attached: Attached | None = field(default=None, init=False)
     group: dict | None = field(default=None, init=False)
@@ -121,11 +123,17 @@ class ContainerGroupIdentityStep:
     async def plan(self, session) -> list[Change]:
         refs = identity_refs(session, self.users, self.identity_group or self.resource_group)
         client = arm(session)
-        self.group = await client.get_container_group(self.resource_group, self.name, self.obj)
+        self.group = await client.get_container_group(self.resource_group, self.name, self.obj,
+                                                      missing_ok=self.gone_ok)
+        if self.group is None:
+            return [gone(KIND, self.name)]
         users = await wanted_user_identities(session, self.mode, refs)
         current = Attached.of(self.group)
         self.attached = current
-        self._plan = plan_identity(current, self.mode, self.system, users)
+        if self.mode == "disable" and not self.gone_ok:
+            await refuse_unknown_detach(session, refs, current, self.obj)
+        self._plan = plan_identity(current, self.mode, self.system, users,
+                                   await identity_principals(session, self.mode, refs))
         if self._plan.changed:
             self._refuse_unsafe()
         action = "update" if self._plan.changed else "unchanged"
@@ -133,7 +141,9 @@ class ContainerGroupIdentityStep:
         return [Change(KIND, self.name, action, ids=change_ids(current), reason=reason,
                        fields=("identity",) if self._plan.changed else (), before=current.as_dict(),
                        after={"type": self._plan.type, "userAssigned": sorted(self._plan.users.values()),
-                              "resend": resend_summary(self.group)})]
+                              "resend": resend_summary(self.group)},
+                       confirm="this re-sends the container group and restarts every container"
+                       if self._plan.changed else "")]
 
     def _refuse_unsafe(self) -> None:
         state = group_state(self.group)
@@ -163,6 +173,13 @@ class ContainerGroupIdentityStep:
             if change.changed:
                 if self.confirm is not None:
                     self.confirm(change)
+                if self._plan.reattach:       # the dead identities out first, then in again
+                    kind, left = detach_first(self.attached, self._plan)
+                    identity: dict = {"type": kind}
+                    if left:
+                        identity["userAssignedIdentities"] = {rid: {} for rid in left.values()}
+                    await arm(session).put_container_group(self.resource_group, self.name,
+                                                           put_body(self.group, identity), self.obj)
                 result = await arm(session).put_container_group(
                     self.resource_group, self.name, self.put_body(), self.obj,
                     attaching=bool(self._plan.add))

@@ -53,12 +53,14 @@ class FederationStep:
 
     kind = KIND
 
-    def __init__(self, app_ref: str, source: FederationSource, *, present: bool = True):
+    def __init__(self, app_ref: str, source: FederationSource, *, present: bool = True,
+                 explicit_removal: bool = False):
         self.app_ref = app_ref
         self.src = source
         self.name_given = source.name is not None
         self.name = source.name or default_name(source)
         self.present = present
+        self.explicit_removal = explicit_removal        # `federation remove`: a missing name is said
         self.app: dict | None = None
         self.body: dict = {}
         self.current: dict | None = None
@@ -154,7 +156,10 @@ class FederationStep:
         fics = await self._list(session)
         self.current = next((f for f in fics if (f.get("name") or "").lower() == self.name.lower()), None)
         if self.current is None:
-            return [Change(KIND, label, "unchanged", {"appId": self.app["appId"]}, reason="does not exist")]
+            return [Change(KIND, label, "unchanged", {"appId": self.app["appId"]}, reason="does not exist",
+                           notes=(f"nothing to remove: the application has no federated credential named "
+                                  f"'{self.name}' (entra-bootstrap federation list shows what it has)",)
+                           if self.explicit_removal else ())]
         return [Change(KIND, label, "delete", fic_ids(self.current, self.app), reason="removal requested")]
 
     async def _list(self, session) -> list[dict]:

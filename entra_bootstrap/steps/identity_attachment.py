@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from ..clients.arm import IdentityRef, parse_identity_ref
-from ..errors import api_error
+from ..engine import Change, is_planned
+from ..errors import api_error, not_found
 from .lookups import find_user_assigned_identity
 
 TARGETS = {"vm": ("virtual machine", "Microsoft.Compute/virtualMachines"),
@@ -77,6 +78,7 @@ class IdentityPlan:
     remove: list[str]                 # identity ids to detach (as attached)
     system_change: str | None         # "enable" | "disable" | None
     skipped: list[str] = field(default_factory=list)   # why a named identity needs nothing
+    reattach: dict[str, str] = field(default_factory=dict)  # id -> why: attached, but a dead principal
 
     @property
     def changed(self) -> bool:
@@ -86,7 +88,8 @@ class IdentityPlan:
         parts = []
         if self.system_change:
             parts.append(f"{self.system_change} system-assigned")
-        parts += [f"attach {i.rsplit('/', 1)[-1]}" for i in self.add]
+        parts += [f"re-attach {i.rsplit('/', 1)[-1]} ({why})" for i, why in self.reattach.items()]
+        parts += [f"attach {i.rsplit('/', 1)[-1]}" for i in self.add if i not in self.reattach]
         parts += [f"detach {i.rsplit('/', 1)[-1]}" for i in self.remove]
         return "; ".join(parts) if parts else "; ".join(self.skipped) or "nothing to change"
 
@@ -95,18 +98,27 @@ class IdentityPlan:
         return type_text(self.system, bool(self.users))
 
 
-def plan_identity(current: Attached, mode: str, system: bool, users: dict[str, str]) -> IdentityPlan:
-    """``users``: lower id -> canonical id of the identities the user named."""
+def plan_identity(current: Attached, mode: str, system: bool, users: dict[str, str],
+                  principals: dict[str, str | None] | None = None) -> IdentityPlan:
+    """``users``: lower id -> canonical id of the identities the user named; ``principals``: lower
+    id -> the identity's principal id now (None: it does not exist yet). An identity attached under a
+    principal id it no longer has (deleted, or deleted and created again under the same name) gives
+    no token on the resource: it is re-attached (detach, then attach)."""
+    principals = principals or {}
     if mode == "enable":
         want_system = bool(current.system_principal) or system
-        add = [rid for key, rid in users.items() if key not in current.users]
+        reattach = {rid: _dead_because(current.users[key].get("principalId"), principals[key])
+                    for key, rid in users.items() if key in current.users and key in principals
+                    and principals[key] != current.users[key].get("principalId")}
+        add = [rid for key, rid in users.items() if key not in current.users or rid in reattach]
         skipped = [f"{rid.rsplit('/', 1)[-1]} already attached" for key, rid in users.items()
-                   if key in current.users]
+                   if key in current.users and rid not in reattach]
         if system and current.system_principal:
             skipped.insert(0, "system-assigned already enabled")
         wanted = {k: v["id"] for k, v in current.users.items()} | {rid.lower(): rid for rid in add}
         return IdentityPlan(want_system, wanted, add, [],
-                            "enable" if want_system and not current.system_principal else None, skipped)
+                            "enable" if want_system and not current.system_principal else None, skipped,
+                            reattach)
     want_system = bool(current.system_principal) and not system
     remove = [current.users[key]["id"] for key in users if key in current.users]
     skipped = [f"{rid.rsplit('/', 1)[-1]} not attached" for key, rid in users.items()
@@ -116,6 +128,32 @@ def plan_identity(current: Attached, mode: str, system: bool, users: dict[str, s
     wanted = {k: v["id"] for k, v in current.users.items() if k not in users}
     return IdentityPlan(want_system, wanted, [], remove,
                         "disable" if current.system_principal and not want_system else None, skipped)
+
+
+def _dead_because(held: str | None, now: str | None) -> str:
+    if now is None:
+        return f"identity deleted: the resource holds principal {held}, which no longer exists"
+    return f"identity recreated: the resource holds principal {held}, the identity is now {now}"
+
+
+def detach_first(current: Attached, plan: IdentityPlan) -> tuple[str, dict[str, str]]:
+    """The identity type and user-assigned ids left after detaching what is re-attached (the first of
+    a re-attachment's two writes)."""
+    left = {k: v["id"] for k, v in current.users.items() if v["id"] not in plan.reattach}
+    return type_text(bool(current.system_principal), bool(left)), left
+
+
+async def identity_principals(session, mode: str, refs: list[IdentityRef]) -> dict[str, str | None]:
+    """Enable: the principal id each named identity has now (None while it is only planned);
+    read through the run's cache, so no request is added."""
+    if mode != "enable":
+        return {}
+    out: dict[str, str | None] = {}
+    for ref in refs:
+        body = await find_user_assigned_identity(session, ref)
+        principal = None if is_planned(body) else ((body or {}).get("properties") or {}).get("principalId")
+        out[(body.get("id") or ref.id).lower()] = principal
+    return out
 
 
 def check_outcome(result: dict, plan: IdentityPlan, obj: str) -> Attached:
@@ -147,5 +185,25 @@ async def wanted_user_identities(session, mode: str, refs: list[IdentityRef]) ->
     return out
 
 
+async def refuse_unknown_detach(session, refs: list[IdentityRef], attached: "Attached", obj: str) -> None:
+    """``identity disable --user-assigned NAME``: a NAME that is neither attached nor an existing
+    identity is a typo, not "nothing to do" (exit 4). An attached identity that was deleted since is
+    still detached."""
+    for ref in refs:
+        if ref.id.lower() in attached.users:
+            continue
+        if await find_user_assigned_identity(session, ref, missing_ok=True) is None:
+            raise not_found(f"no user-assigned identity '{ref.name}' in resource group '{ref.resource_group}', "
+                            f"and none by that name is attached to the {obj}", code="ResourceNotFound",
+                            object=f"user-assigned identity '{ref.id}'",
+                            fix="check the name and -g (entra-bootstrap identity show --vm/--vmss/"
+                                "--container-group NAME -g RG lists what is attached)")
+
+
 def change_ids(attached: Attached) -> dict[str, str]:
     return {"principalId": attached.system_principal} if attached.system_principal else {}
+
+
+def gone(kind: str, name: str) -> Change:
+    """Detaching from a resource that no longer exists: nothing to do (``down`` goes on)."""
+    return Change(kind, name, "unchanged", reason="the resource no longer exists: nothing to detach")

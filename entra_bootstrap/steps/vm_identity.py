@@ -24,9 +24,10 @@ from ..clients.arm import arm
 from ..engine import BuildContext, Change, StepKind
 from ..errors import usage_error
 # Re-exported: the shared attachment logic used to live here.
-from .identity_attachment import (TARGET_KINDS, TARGETS, Attached, IdentityPlan,  # noqa: F401
+from .identity_attachment import (TARGET_KINDS, TARGETS, Attached, IdentityPlan, gone,  # noqa: F401
                                   change_ids, check_outcome, identity_refs, plan_identity, type_text,
-                                  wanted_user_identities)
+                                  refuse_unknown_detach, wanted_user_identities,
+                                  detach_first, identity_principals)
 
 
 @dataclass
@@ -44,6 +45,7 @@ class ComputeIdentityStep:
     users: Sequence[str] = ()
     identity_group: str | None = None
     upgrade_instances: bool = False
+    gone_ok: bool = False                  # down: a resource that no longer exists has nothing attached
     kind: str = ""
     attached: Attached | None = field(default=None, init=False)
     _plan: IdentityPlan | None = field(default=None, init=False)
@@ -71,11 +73,17 @@ class ComputeIdentityStep:
     async def plan(self, session) -> list[Change]:
         refs = identity_refs(session, self.users, self.identity_group or self.resource_group)
         client = arm(session)
-        self._resource = await client.get_compute(self.target, self.resource_group, self.name, self.obj)
+        self._resource = await client.get_compute(self.target, self.resource_group, self.name, self.obj,
+                                                  missing_ok=self.gone_ok)
+        if self._resource is None:
+            return [gone(self.kind, self.name)]
         users = await wanted_user_identities(session, self.mode, refs)
         current = Attached.of(self._resource)
         self.attached = current
-        self._plan = plan_identity(current, self.mode, self.system, users)
+        if self.mode == "disable" and not self.gone_ok:
+            await refuse_unknown_detach(session, refs, current, self.obj)
+        self._plan = plan_identity(current, self.mode, self.system, users,
+                                   await identity_principals(session, self.mode, refs))
         action = "update" if self._plan.changed else "unchanged"
         change = Change(self.kind, self.name, action, ids=change_ids(current), reason=self._plan.reason(),
                         fields=("identity",) if self._plan.changed else (),
@@ -112,11 +120,22 @@ class ComputeIdentityStep:
                 identity["userAssignedIdentities"] = delta
         return {"identity": identity}
 
+    def _detach_body(self) -> dict:
+        """The first write of a re-attachment: the dead identities out, everything else kept."""
+        kind, _ = detach_first(self.attached, self._plan)
+        identity: dict = {"type": kind}
+        if kind != "None" and "UserAssigned" in kind:
+            identity["userAssignedIdentities"] = {rid: None for rid in self._plan.reattach}
+        return {"identity": identity}
+
     async def apply(self, session, changes: list[Change]) -> list[Change]:
         client = arm(session)
         out = []
         for change in changes:
             if change.kind == self.kind and change.changed:
+                if self._plan.reattach:
+                    await client.patch_compute(self.target, self.resource_group, self.name,
+                                               self._detach_body(), self.obj)
                 result = await client.patch_compute(self.target, self.resource_group, self.name,
                                                     self._patch_body(), self.obj,
                                                     attaching=bool(self._plan.add))
@@ -139,8 +158,9 @@ class ComputeIdentityStep:
 
 def identity_step(target: str, name: str, resource_group: str, mode: str, *, system: bool = False,
                   users: Sequence[str] = (), identity_group: str | None = None,
-                  upgrade_instances: bool = False, confirm: Callable | None = None):
-    """The step for a VM, scale set or container group (``target`` vm | vmss | container-group)."""
+                  upgrade_instances: bool = False, confirm: Callable | None = None, gone_ok: bool = False):
+    """The step for a VM, scale set or container group (``target`` vm | vmss | container-group);
+    ``gone_ok``: a resource that does not exist is nothing to detach (``down``), not an error."""
     kind = TARGET_KINDS.get(target)
     if kind is None:
         raise usage_error(f"unknown identity target kind '{target}'", code="BadTarget",
@@ -148,20 +168,22 @@ def identity_step(target: str, name: str, resource_group: str, mode: str, *, sys
     if kind == "containerGroup":
         from .container_identity import ContainerGroupIdentityStep
         return ContainerGroupIdentityStep(name, resource_group, mode, system=system, users=users,
-                                          identity_group=identity_group, confirm=confirm)
+                                          identity_group=identity_group, confirm=confirm, gone_ok=gone_ok)
     return ComputeIdentityStep(kind, name, resource_group, mode, system=system, users=users,
-                               identity_group=identity_group, upgrade_instances=upgrade_instances)
+                               identity_group=identity_group, upgrade_instances=upgrade_instances,
+                               gone_ok=gone_ok)
 
 
 def attach_step(target, identity: str, identity_group: str | None, *, present: bool = True,
                 upgrade_instances: bool = False, confirm: Callable | None = None):
-    """For ``up``/``down`` (bootstrap.py): attach (``present``) or detach one user-assigned identity.
+    """For ``up``/``down`` (the attachment kind below): attach (``present``) or detach one
+    user-assigned identity; on ``down`` a target that no longer exists counts as detached.
 
     ``target`` is a ``spec.Target`` (kind vm | vmss | container-group, name, resource_group)."""
     return identity_step(target.kind, target.name, target.resource_group or identity_group,
                          "enable" if present else "disable", users=[identity],
                          identity_group=identity_group, upgrade_instances=upgrade_instances,
-                         confirm=confirm)
+                         confirm=confirm, gone_ok=not present)
 
 
 # --- the step kind (steps/registry.py): identities attached to VMs, scale sets, container groups ----
@@ -172,7 +194,8 @@ def _steps(spec, ctx: BuildContext):
     for i, ident in enumerate(spec.identities):
         for target in ident.assign_to:
             yield (0, i), f"identity {ident.name}", attach_step(
-                target, ident.name, ident.resource_group, present=ctx.present, confirm=ctx.confirm)
+                target, ident.name, ident.resource_group, present=ctx.present, confirm=ctx.confirm,
+                upgrade_instances=ctx.upgrade_instances)
 
 
 async def _check(spec, session) -> None:
@@ -186,8 +209,24 @@ async def _check(spec, session) -> None:
                                   fix="declare that target in a file run with --subscription " + sub[0])
 
 
+_TARGET_OF_KIND = {"vmIdentity": "vm", "vmssIdentity": "vmss", "containerGroupIdentity": "container-group"}
+
+
+def _export(values: dict, change: Change) -> None:
+    """``values["targets"]["vm:myvm"]``: the identities the target holds (after ``up``), so that the
+    handover (cli/bootstrap.py) knows whether ``exec`` there must name the identity."""
+    target = _TARGET_OF_KIND.get(change.kind)
+    after = change.after if isinstance(change.after, dict) else None
+    if target is None or after is None:
+        return
+    kinds = {p.strip().lower() for p in str(after.get("type") or "").split(",")}
+    values.setdefault("targets", {})[f"{target}:{change.name}".lower()] = {
+        "userAssigned": sorted(str(rid).lower() for rid in after.get("userAssigned") or ()),
+        "systemAssigned": "systemassigned" in kinds}
+
+
 STEP = StepKind("identityAttachment", section="identity.assign_to", steps=_steps, phase=1, down_phase=3,
-                check=_check,
+                check=_check, export=_export,
                 labels={"vmIdentity": "identity attached", "vmssIdentity": "identity attached",
                         "containerGroupIdentity": "identity attached"},
                 needs=("ARM Microsoft.Compute/virtualMachines/write or virtualMachineScaleSets/write "

@@ -25,7 +25,7 @@ from .federation import match_federated_credential
 from .keys import SIGNING_KEY
 from .metadata import check_tenant
 
-ACCESS_TOKEN_TTL = 3599            # Entra's usual client-credentials lifetime (seconds)
+ACCESS_TOKEN_TTL = 3599            # Entra's usual client-credentials lifetime (s); token_lifetime_s overrides
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -159,8 +159,9 @@ async def token_endpoint(request: web.Request) -> web.Response:
     resource = resolve_resource(world, resource_name)
     if resource is None or resource.kind == "exchange":
         raise resource_not_found(world, resource_name)
+    ttl = world.faults.token_ttl(ACCESS_TOKEN_TTL)
     token, _, _ = issue_token(request, oid=sp["id"], app_id=sp["appId"], resource=resource,
-                              ttl=ACCESS_TOKEN_TTL, acr=acr)
-    return json_response({"token_type": "Bearer", "expires_in": ACCESS_TOKEN_TTL,
-                          "ext_expires_in": ACCESS_TOKEN_TTL, "access_token": token})
+                              ttl=ttl, acr=acr)
+    return json_response({"token_type": "Bearer", "expires_in": ttl,
+                          "ext_expires_in": ttl, "access_token": token})
 

@@ -14,7 +14,7 @@ from ..http import json_response, world_of
 from ..state import World
 from .claims import issue_token, resolve_resource, resource_not_found
 
-MI_TOKEN_TTL = 86399               # IMDS hands out ~24 h tokens
+MI_TOKEN_TTL = 86399               # IMDS hands out ~24 h tokens (the token_lifetime_s knob overrides)
 COMPUTE_TYPES = ("microsoft.compute/virtualmachines", "microsoft.compute/virtualmachinescalesets",
                  "microsoft.containerinstance/containergroups")
 
@@ -107,7 +107,7 @@ async def imds_token(request: web.Request) -> web.Response:
         return _imds_error("invalid_resource", err.message)
     extra = {"xms_mirid": identity_rid} if identity_rid else {}
     token, iat, exp = issue_token(request, oid=principal_id, app_id=client_id, resource=resource,
-                                  ttl=MI_TOKEN_TTL, acr="2", extra=extra)
+                                  ttl=world.faults.token_ttl(MI_TOKEN_TTL), acr="2", extra=extra)
     if app_service:
         return json_response({"access_token": token, "expires_on": str(exp),
                               "resource": resource_name, "token_type": "Bearer",
