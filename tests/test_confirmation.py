@@ -78,3 +78,12 @@ def test_identity_enable_container_group_answered_no_is_the_same_refusal(env):
     assert result.returncode == 2, result.stderr
     assert "error[ConfirmationRequired]" in result.stderr and "the answer was no" in result.stderr
     assert env.writes() == []
+
+
+def test_down_lists_detaches_apart_from_deletions(env, tmp_path):
+    path = _identity_file(tmp_path, "vm:myVM")
+    cli("up", "-f", path, "-o", "none")
+    result = on_terminal("down", "-f", path, answer="n")
+    assert result.returncode == 2, result.stderr
+    assert "down deletes 1 object and detaches 1 identity" in result.stderr
+    assert "detach vmIdentity myVM" in result.stderr and "delete userAssignedIdentity confirm-identity" in result.stderr

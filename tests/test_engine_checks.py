@@ -144,3 +144,32 @@ def test_verify_call_sends_the_app_token_to_microsoft_graph_only(env, tmp_path):
     assert graph_call_url("beta/users", "https://graph.microsoft.com") == "https://graph.microsoft.com/beta/users"
     assert graph_call_url("https://GRAPH.microsoft.com/v1.0/me", "https://graph.microsoft.com") == \
         "https://GRAPH.microsoft.com/v1.0/me"
+
+
+def test_protect_keeps_an_app_and_an_identity_from_down(env, tmp_path):
+    path = tmp_path / "protect.toml"
+    path.write_text('[[identity]]\nname = "kept-identity"\nresource_group = "myResourceGroup"\nprotect = true\n'
+                    'assign_to = ["vm:myVM"]\n\n'
+                    '[[identity]]\nname = "gone-identity"\nresource_group = "myResourceGroup"\n\n'
+                    '[[app]]\nunique_name = "kept-app"\nprotect = true\n'
+                    '[[app.federation]]\nname = "kept-fic"\nmanaged_identity = "kept-identity"\n\n'
+                    '[[app]]\nunique_name = "gone-app"\n')
+    cli("up", "-f", path, "-o", "none")
+    doc = json.loads(cli("down", "-f", path, "--yes", "-o", "json").stdout)
+    outcome = {(c["kind"], c["name"]): c["outcome"] for c in doc["changes"]}
+    assert outcome[("userAssignedIdentity", "kept-identity")] == "unchanged"
+    assert outcome[("application", "kept-app")] == "unchanged"
+    assert outcome[("userAssignedIdentity", "gone-identity")] == "deleted"
+    assert outcome[("application", "gone-app")] == "deleted"
+    kept = next(c for c in doc["changes"] if c["name"] == "kept-app")
+    assert "protect = true" in kept["reason"]
+    state = env.state()
+    assert [k for k in state["arm"]["resources"] if k.endswith("/kept-identity")]
+    assert not [k for k in state["arm"]["resources"] if k.endswith("/gone-identity")]
+    vm = next(v for k, v in state["arm"]["resources"].items() if k.endswith("/virtualmachines/myvm"))
+    assert any(k.endswith("/kept-identity") for k in vm["identity"]["userAssignedIdentities"])
+    assert [a for a in state["graph"]["applications"].values() if a.get("uniqueName") == "kept-app"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[app]]\nunique_name = "x-app"\nprotect = "yes"\n')
+    problems = json.loads(cli("down", "-f", bad, "-o", "json", code=2).stdout)["error"]["problems"]
+    assert problems[0]["key"] == "app[0].protect" and problems[0]["code"] == "WrongType"

@@ -320,3 +320,12 @@ def test_the_assignment_name_is_a_uuid5_of_scope_role_and_principal_lower_cased(
     assert name == assignment_name(scope.lower(), READER_ID, "a1b2c3d4-0001-4000-8000-0000000000b1")
     assert name == str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope}|{READER_ID}|a1b2c3d4-0001-4000-8000-0000000000b1".lower()))
     assert uuid.UUID(name).version == 5
+
+
+def test_down_leaves_the_role_assignments_of_a_protected_identity(env, bootstrap):
+    bootstrap.write_text(FILE.replace(f'resource_group = "{RG}"\n', f'resource_group = "{RG}"\nprotect = true\n', 1))
+    up = cli_json("up", "-f", bootstrap)
+    principal = up["result"]["identities"]["mi-file"]["principalId"]
+    down = cli_json("down", "-f", bootstrap, "--yes")
+    assert [c["outcome"] for c in down["changes"] if c["kind"] == "roleAssignment"] == ["deleted"]   # the app's
+    assert len(assignments_of(env, principal)) == 2

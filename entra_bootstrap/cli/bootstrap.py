@@ -276,21 +276,52 @@ def down(file: FileOpt, yes: YesOpt = False, audit_log: AuditOpt = None):
 
     Asks first on a terminal; give --yes otherwise. Example: entra-bootstrap down -f bootstrap.toml --yes
     """
+    from ..engine import Outcome
+
     opts = options()
     spec = _load(file, opts)
     _audit(audit_log)
+    spec, kept = _unprotected(spec)
     if not opts.dry_run:
         outcome, _ = _run(spec, opts, plan=True, destroy=True)
         if outcome.error is not None:
             raise outcome.error
         if not outcome.pending:
-            _report(opts, outcome, {}, dry_run=False)
+            _report(opts, Outcome(kept + outcome.changes), {}, dry_run=False)
             return
-        deletes = [c for c in outcome.changes if c.changed]
-        confirm(yes, f"down deletes these {len(deletes)} objects",
-                details=[f"- {c.kind} {c.name}" for c in deletes])
+        confirm(yes, _down_question(outcome.changes), details=_down_details(outcome.changes))
     outcome, values = _run(spec, opts, plan=opts.dry_run, destroy=True, yes=True)
-    _report(opts, outcome, {}, dry_run=opts.dry_run)
+    _report(opts, Outcome(kept + outcome.changes, outcome.error), {}, dry_run=opts.dry_run)
+
+
+def _down_details(changes) -> list[str]:
+    """What ``down`` will do, one line each: a detach is an update of the resource, not a deletion."""
+    return [f"{'detach' if c.action == 'update' else 'delete'} {c.kind} {c.name}"
+            + (f"  ({c.reason})" if c.reason else "") for c in changes if c.changed]
+
+
+def _down_question(changes) -> str:
+    deletes = sum(c.changed and c.action == "delete" for c in changes)
+    detaches = sum(c.changed and c.action == "update" for c in changes)
+    parts = [f"deletes {deletes} object{'s' if deletes != 1 else ''}"] if deletes else []
+    parts += [f"detaches {detaches} identit{'ies' if detaches != 1 else 'y'}"] if detaches else []
+    return "down " + " and ".join(parts or ["changes nothing"])
+
+
+def _unprotected(spec):
+    """``down``: the file without its ``protect = true`` entries, and a line for each one kept."""
+    from dataclasses import replace
+
+    from ..engine import Change
+
+    kept = [Change("userAssignedIdentity", i.name, "unchanged",
+                   reason="protect = true: down leaves it and its attachments")
+            for i in spec.identities if i.protect]
+    kept += [Change("application", a.unique_name, "unchanged",
+                    reason="protect = true: down leaves it and what belongs to it")
+             for a in spec.apps if a.protect]
+    return replace(spec, identities=tuple(i for i in spec.identities if not i.protect),
+                   apps=tuple(a for a in spec.apps if not a.protect)), kept
 
 
 def verify(file: FileOpt,

@@ -53,6 +53,7 @@ class IdentitySpec(_Parts):
     location: str | None = None
     assign_to: tuple[Target, ...] = ()
     tags: tuple[tuple[str, str], ...] = ()
+    protect: bool = False                       # down leaves it (terraform's prevent_destroy)
     line: int | None = None
     parts: tuple[tuple[str, tuple[dict, ...]], ...] = field(default=(), compare=False)
 
@@ -131,6 +132,7 @@ class AppSpec(_Parts):
     allow_privileged: bool = False
     permissions: tuple[PermissionSpec, ...] = ()
     federations: tuple[FederationSpec, ...] = ()
+    protect: bool = False                       # down leaves it and what belongs to it
     line: int | None = None
     parts: tuple[tuple[str, tuple[dict, ...]], ...] = field(default=(), compare=False)
 

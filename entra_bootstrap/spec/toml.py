@@ -198,7 +198,8 @@ class _Reader:
     # --- entries -----------------------------------------------------------------------------
     def identity(self, raw: dict, path: tuple) -> IdentitySpec | None:
         d = self.table(raw, path, {"name": "str", "resource_group": "str", "location": "str",
-                                   "assign_to": "strs", "tags": "strmap", **self.declared("identity")},
+                                   "assign_to": "strs", "tags": "strmap", "protect": "bool",
+                                   **self.declared("identity")},
                        required=("name", "resource_group"))
         if "name" not in d or "resource_group" not in d:
             return None
@@ -217,14 +218,14 @@ class _Reader:
             seen.add(key)
         return IdentitySpec(name=d["name"], resource_group=d["resource_group"],
                             location=d.get("location"), assign_to=tuple(targets),
-                            tags=tuple(sorted(d.get("tags", {}).items())),
+                            tags=tuple(sorted(d.get("tags", {}).items())), protect=d.get("protect", False),
                             line=self.index.line_of(path), parts=self.parts("identity", d, path))
 
     def app(self, raw: dict, path: tuple) -> AppSpec | None:
         d = self.table(raw, path, {"unique_name": "str", "display_name": "str",
                                    "sign_in_audience": "str", "owners": "strs", "consent": "bool",
                                    "allow_privileged": "bool", "permission": "tables",
-                                   "federation": "tables", **self.declared("app")},
+                                   "federation": "tables", "protect": "bool", **self.declared("app")},
                        required=("unique_name",))
         if "unique_name" not in d:
             return None
@@ -251,7 +252,8 @@ class _Reader:
         return AppSpec(unique_name=d["unique_name"], display_name=d.get("display_name", d["unique_name"]),
                        sign_in_audience=audience, owners=owners,
                        consent=d.get("consent", False), allow_privileged=allow,
-                       permissions=perms, federations=feds, line=self.index.line_of(path),
+                       permissions=perms, federations=feds, protect=d.get("protect", False),
+                       line=self.index.line_of(path),
                        parts=self.parts("app", d, path))
 
     def owner(self, ref: str, path: tuple) -> OwnerRef | None:
