@@ -25,8 +25,10 @@ from cli_support import RUNNER, cli, cli_json, env, make_app  # noqa: F401 - fix
 from entra_bootstrap.cli import app as cli_app
 from entra_bootstrap.errors import CliError
 from entra_bootstrap.spec import SpecError, default_permission_lookup, parse_spec
+from entra_bootstrap.steps.registry import KINDS
 
 KNOWN, NAMES = default_permission_lookup()
+SECTIONS = [k.file_section for k in KINDS if k.file_section is not None]   # what the CLI's loader reads
 REACHED = 99                     # the exit code of the stub: every check of the flags passed
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 UAMI_ID = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi-one"
@@ -218,7 +220,32 @@ NAMING_ROWS = [
     Row("cloud-any-case", ("--cloud", "Public", "app", "create", "x"), 'cloud = "Public"\n' + APP, None),
 ]
 
-ROWS = FEDERATION_ROWS + NAMING_ROWS
+IDENTITY = '[[identity]]\nname = "mi-one"\nresource_group = "rg"\n'
+
+
+def role(role_: str, scope: str, code: str | None, row_id: str, app: bool = False) -> Row:
+    """A ``role assign`` row: the identity's (or the app's) [[….role_assignment]] in the file."""
+    who = ("--app", "my-app") if app else ("--identity", "mi-one", "-g", "rg")
+    parent = (APP + "[[app.role_assignment]]\n") if app else (IDENTITY + "[[identity.role_assignment]]\n")
+    return Row(row_id, ("role", "assign", *who, "--role", role_, "--scope", scope),
+               parent + _toml({"role": role_, "scope": scope}), code)
+
+
+ROLE_ROWS = [
+    role("Reader", "subscription", None, "role-name"),
+    role("Storage Blob Data Reader", "resource_group:rg", None, "role-name-spaces-rg", app=True),
+    role("acdd72a7-3385-48ef-bd42-f606fba81ae7", f"/subscriptions/{SUB}/resourceGroups/rg", None, "role-id"),
+    role(f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
+         VM_ID, None, "role-definition-id-on-a-resource"),
+    role("Reader", "tenant", "BadScope", "role-scope-unknown"),
+    role("Reader", "resource_group:a/b", "BadScope", "role-scope-bad-group"),
+    role("Reader", "/subscriptions/sub/resourceGroups/rg", "BadScope", "role-scope-id-without-guid"),
+    role("/not/a/role", "subscription", "BadRole", "role-bad"),
+    role(f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7", "subscription",
+         "MalformedGuid", "role-definition-id-bad-guid"),
+]
+
+ROWS = FEDERATION_ROWS + NAMING_ROWS + ROLE_ROWS
 
 
 def _stub(*args, **kwargs):
@@ -230,7 +257,7 @@ def offline(monkeypatch):
     """``execute`` of every command replaced: reaching it means the flags were accepted."""
     import importlib
 
-    for name in ("federation", "application", "identity", "owner", "permission"):
+    for name in ("federation", "application", "identity", "owner", "permission", "role"):
         monkeypatch.setattr(importlib.import_module(f"entra_bootstrap.cli.{name}"), "execute", _stub)
     for key in ("ENTRA_BOOTSTRAP_OUTPUT", "ENTRA_BOOTSTRAP_CLOUD"):
         monkeypatch.delenv(key, raising=False)
@@ -247,7 +274,7 @@ def flag_verdict(args) -> str | None:
 
 def file_verdict(text: str) -> str | None:
     try:
-        parse_spec(text, "parity.toml", KNOWN, NAMES)
+        parse_spec(text, "parity.toml", KNOWN, NAMES, sections=SECTIONS)
     except SpecError as err:
         codes = {p.code for p in err.problems}
         assert len(codes) == 1, [str(p) for p in err.problems]

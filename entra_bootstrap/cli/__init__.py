@@ -69,7 +69,7 @@ app = typer.Typer(name="entra-bootstrap", cls=_Root, no_args_is_help=True, add_c
 app.callback()(make_root_callback())
 
 _GROUPS = ("whoami", "application", "sp", "permission", "consent", "owner", "federation", "identity",
-           "bootstrap", "workload", "completion")
+           "role", "bootstrap", "workload", "completion")
 for _name in _GROUPS:
     try:
         _module = importlib.import_module(f"{__name__}.{_name}")

@@ -143,8 +143,11 @@ def to_cli_error(err: ArmError, *, obj: str | None = None, needs: str | None = N
     if err.status == 403:
         if err.code == "LinkedAuthorizationFailed":
             needs = f"the '{ROLE_MI_OPERATOR}' role on each user-assigned identity it attaches"
-        fix = (f"grant the operator {needs} (Owner or Contributor also allow it)" if needs
-               else "grant the operator an ARM role that allows this action")
+        if needs and "Owner" in needs:        # the phrase names every role that allows it
+            fix = f"grant the operator {needs}"
+        else:
+            fix = (f"grant the operator {needs} (Owner or Contributor also allow it)" if needs
+                   else "grant the operator an ARM role that allows this action")
         return auth_error(f"the operator is not allowed to do this: {err.message}", code=err.code,
                           object=obj, status=403, fix=fix)
     if err.status == 404:
@@ -254,6 +257,16 @@ class ArmClient:
             from azure.mgmt.containerinstance.aio import ContainerInstanceManagementClient as C
         client = C(self.session.credential, self.subscription_id, **self._kwargs())
         self._clients[kind] = client
+        return client
+
+    def sdk(self, kind: str, make: Callable[..., Any]):
+        """The run's SDK client ``kind`` made by ``make(credential, subscription_id, **kwargs)``
+        with this client's pipeline options (one transport, retries, logging); closed with it.
+        How clients/arm_authorization.py gets its azure-mgmt-authorization client."""
+        client = self._clients.get(kind)
+        if client is None:
+            client = make(self.session.credential, self.subscription_id, **self._kwargs())
+            self._clients[kind] = client
         return client
 
     @property

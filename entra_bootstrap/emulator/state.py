@@ -15,7 +15,8 @@
       resource_groups:  {lowercased name: resource group JSON}
       resources:        {lowercased resource id: resource JSON (id, name, type, location, tags,
                          identity, properties)}
-      role_assignments: [{"principalId", "roleDefinitionName", "scope"}]
+      role_assignments: [{"principalId", "roleDefinitionName" (or "roleDefinitionId"), "scope",
+                          and, when made through ARM, "name", "principalType", "createdOn", ...}]
 
 Replication lag (``lag``) is run-time only and never persisted: see ``mark_new`` / ``lagging``.
 Seeding lives in ``seed.py``.

@@ -500,3 +500,72 @@ def graph_call_url(value: str, graph: str, option: str | None = "--call") -> str
     if not path.lower().startswith(("v1.0/", "beta/")):
         path = "v1.0/" + path
     return f"{graph.rstrip('/')}/{path}"
+
+
+# --- Azure role assignments (steps/role_assignment.py) -------------------------------------------
+# Sources: Azure RBAC: "Understand scope for Azure RBAC" (a scope is a subscription, a resource
+# group or a resource id); "Understand Azure role definitions" (a role definition id is a GUID, in
+# ids like /subscriptions/SUB/providers/Microsoft.Authorization/roleDefinitions/GUID); "Azure
+# built-in roles" (role names: letters, digits, spaces and a few punctuation marks).
+ROLE_NAME_MAX = 512
+ROLE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()\-&,]*$")
+ROLE_ID_RE = re.compile(r"^(?:/subscriptions/[^/]+)?/providers/Microsoft\.Authorization/roleDefinitions/"
+                        r"(?P<guid>[^/]+)$", re.I)
+SCOPE_FIX = ("use subscription, resource_group:NAME, or a resource id (/subscriptions/SUB/resourceGroups/"
+             "RG/providers/NAMESPACE/TYPE/NAME)")
+_SCOPE_RG_RE = re.compile(r"^/subscriptions/(?P<sub>[^/]+)(?:/resourceGroups/(?P<rg>[^/]+)"
+                          r"(?P<rest>/providers/[^/]+(?:/[^/]+/[^/]+)+)?)?$", re.I)
+
+
+def check_role(value: str, option: str | None = None) -> tuple[str, str]:
+    """A role as the user names it: ("id", GUID) for a role definition id (a GUID or its full id),
+    ("name", NAME) for a built-in or custom role's name (resolved against ARM before any write);
+    ``BadRole`` / ``MalformedGuid``."""
+    value = (value or "").strip()
+    if is_guid(value):
+        return "id", value.lower()
+    m = ROLE_ID_RE.fullmatch(value)
+    if m is not None:
+        return "id", check_guid(m["guid"], "a role definition id", option).lower()
+    if value.startswith("/") or not ROLE_NAME_RE.fullmatch(value) or len(value) > ROLE_NAME_MAX:
+        raise _refuse("BadRole", option, f"'{value}' is neither a role name nor a role definition id",
+                      "give a role name such as Reader or 'Storage Blob Data Reader', or a role definition "
+                      "id (a GUID, or /subscriptions/SUB/providers/Microsoft.Authorization/roleDefinitions/"
+                      "GUID)")
+    return "name", value
+
+
+def check_role_scope(value: str, option: str | None = None) -> tuple[str, str | None]:
+    """Where a role is assigned: ("subscription", None), ("resource_group", NAME) or ("id", the
+    resource id of a subscription, resource group or resource); ``BadScope``."""
+    value = (value or "").strip()
+    if value.lower() == "subscription":
+        return "subscription", None
+    kind, sep, name = value.partition(":")
+    if sep and kind.lower() == "resource_group":
+        try:
+            return "resource_group", check_resource_group(name)
+        except RuleError as err:
+            raise _refuse("BadScope", option, f"'{value}': {err.message}", err.fix) from None
+    if value.startswith("/"):
+        m = _SCOPE_RG_RE.fullmatch(value.rstrip("/"))
+        if m is None or not is_guid(m["sub"]):
+            raise _refuse("BadScope", option, f"'{value}' is not the id of a subscription, resource group "
+                          "or resource", SCOPE_FIX)
+        if m["rg"]:
+            try:
+                check_resource_group(m["rg"])
+            except RuleError as err:
+                raise _refuse("BadScope", option, f"'{value}': {err.message}", err.fix) from None
+        return "id", value.rstrip("/")
+    raise _refuse("BadScope", option, f"'{value}' is not a scope", SCOPE_FIX)
+
+
+def check_role_assignment(entry: dict) -> Iterable[tuple[str | None, RuleError]]:
+    """The problems of one ``[[identity.role_assignment]]`` / ``[[app.role_assignment]]`` table."""
+    for key, rule in (("role", check_role), ("scope", check_role_scope)):
+        if key in entry:
+            try:
+                rule(entry[key])
+            except RuleError as err:
+                yield key, err

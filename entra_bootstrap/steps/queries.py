@@ -107,3 +107,23 @@ async def attached_identities(session, kind: str, name: str, resource_group: str
     else:
         resource = await client.get_compute(tkind, resource_group, name, obj)
     return Attached.of(resource)
+
+
+async def list_role_assignments(session, step) -> list[dict]:
+    """``role list``: the Azure role assignments of the principal of ``step`` (a
+    steps/role_assignment.RoleAssignmentStep, for its principal and scope) at, above and below its
+    scope, each with its role's name."""
+    from ..clients.arm_authorization import authorization
+    from .role_assignment import scope_path
+
+    step.scope = scope_path(step.scope_parsed, session.subscription_id)
+    principal, who, missing = await step._principal(session)
+    if principal is None:
+        raise not_found(f"{missing} of '{who}' does not exist", code="PrincipalNotFound", object=who,
+                        fix="create it first")
+    ops = authorization(session)
+    found = await ops.list_role_assignments(step.scope, principal)
+    names = {d["name"].lower(): d["roleName"]
+             for d in await ops.list_role_definitions(f"/subscriptions/{session.subscription_id}")}
+    return [{**ra, "roleName": names.get((ra.get("roleDefinitionId") or "").rsplit("/", 1)[-1].lower(), "")}
+            for ra in found]

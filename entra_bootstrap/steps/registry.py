@@ -8,7 +8,7 @@ engine (engine/runner.py) is handed ``KINDS`` and names no kind itself.
 from __future__ import annotations
 
 from ..engine.kind import StepKind
-from . import (application, consent, federation, identity_grant, owners, permissions,
+from . import (application, consent, federation, identity_grant, owners, permissions, role_assignment,
                service_principal, user_identity, vm_identity)
 
 KINDS: tuple[StepKind, ...] = (
@@ -21,6 +21,7 @@ KINDS: tuple[StepKind, ...] = (
     owners.STEP,
     federation.STEP,
     identity_grant.STEP,       # [[identity.permission]]: app roles granted to the identity itself
+    *role_assignment.KINDS,    # Azure roles: [[identity.role_assignment]], [[app.role_assignment]]
 )
 
 

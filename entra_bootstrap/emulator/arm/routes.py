@@ -19,11 +19,16 @@ current SDKs and the Azure CLI both work. Any other ``/arm`` route answers 501 n
   PUT | GET | DELETE {rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}
   GET   {rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities       list by group
   GET   /subscriptions/{sub}/providers/Microsoft.ManagedIdentity/userAssignedIdentities  list
+  PUT | GET | DELETE {scope}/providers/Microsoft.Authorization/roleAssignments/{name}
+  GET   {scope}/providers/Microsoft.Authorization/roleAssignments     list, $filter
+  GET   {scope}/providers/Microsoft.Authorization/roleDefinitions[/{id}]   built-in roles
+  GET   {rg}[/providers/{ns}/{type}/{name}]/providers/Microsoft.Authorization/permissions
+        ({scope}: a subscription, a resource group or a resource; see authorization.py)
 
 ARM checks in this order: subscription, authorization (``rbac``), resource group, resource.
 
 Not emulated: creating or deleting VMs, scale sets, resource groups; PUT on VMs and scale sets;
-paging (lists fit one page); role assignment writes; ETags; federated credentials on
+paging (lists fit one page); custom role definitions, deny assignments, conditions; ETags; federated credentials on
 user-assigned identities.
 """
 
@@ -39,6 +44,8 @@ from ..errors import arm_error
 from ..http import not_emulated, world_of
 from .aci import get_group_resource, get_operation, patch_group_resource, put_group_resource, \
     restart_group, start_group, stop_group
+from .authorization import delete_role_assignment, get_role_assignment, get_role_definition, \
+    list_permissions, list_role_assignments, list_role_definitions, put_role_assignment
 from .compute import get_vm, get_vmss, list_vmss_instances, manual_upgrade, patch_vm, patch_vmss
 from .context import Ctx
 from .msi import delete_identity_resource, get_identity_resource, list_identities_in_group, \
@@ -56,9 +63,19 @@ _VM = _RG + r"/providers/microsoft\.compute/virtualmachines/(?P<name>[^/]+)"
 _VMSS = _RG + r"/providers/microsoft\.compute/virtualmachinescalesets/(?P<name>[^/]+)"
 _CG = _RG + r"/providers/microsoft\.containerinstance/containergroups/(?P<name>[^/]+)"
 _UAMI = r"/providers/microsoft\.managedidentity/userassignedidentities"
+# Any scope (subscription, resource group, resource); the SDKs may send it after a double slash.
+_SCOPE = r"/+(?P<scope>subscriptions/.+?)/providers/microsoft\.authorization"
+_RG_SCOPE = r"/+(?P<scope>subscriptions/[^/]+/resourcegroups/.+?)/providers/microsoft\.authorization"
 
 ROUTES: list[tuple[str, re.Pattern, Handler]] = [
     (m, re.compile(p, re.I), h) for m, p, h in [
+        ("PUT", _SCOPE + r"/roleassignments/(?P<name>[^/]+)", put_role_assignment),
+        ("GET", _SCOPE + r"/roleassignments/(?P<name>[^/]+)", get_role_assignment),
+        ("DELETE", _SCOPE + r"/roleassignments/(?P<name>[^/]+)", delete_role_assignment),
+        ("GET", _SCOPE + r"/roleassignments", list_role_assignments),
+        ("GET", _SCOPE + r"/roledefinitions/(?P<name>[^/]+)", get_role_definition),
+        ("GET", _SCOPE + r"/roledefinitions", list_role_definitions),
+        ("GET", _RG_SCOPE + r"/permissions", list_permissions),
         ("GET", r"/subscriptions", list_subscriptions),
         ("GET", _SUB, get_subscription),
         ("GET", _SUB + r"/resourcegroups", list_groups),
