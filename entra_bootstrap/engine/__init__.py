@@ -9,9 +9,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .change import ACTIONS, FUTURE, PAST, SYMBOL, Change, is_planned, planned
 from .kind import BuildContext, StepKind
-from .runner import Outcome, result_values, run, run_step, run_steps
+
+_RUNNER = ("Outcome", "result_values", "run", "run_step", "run_steps")
+
+
+def __getattr__(name: str) -> Any:
+    """The runner's names load it (and asyncio) on first use: ``--help`` and the renderers need
+    only ``Change``."""
+    if name in _RUNNER:
+        from . import runner
+        return getattr(runner, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["ACTIONS", "FUTURE", "PAST", "SYMBOL", "Change", "is_planned", "planned", "BuildContext",
            "StepKind", "Outcome", "result_values", "run", "run_step", "run_steps"]
