@@ -79,3 +79,14 @@ def unexpected_error(exc: BaseException) -> CliError:
     """Anything that is not a CliError, as the user sees it (exit 1, never a traceback)."""
     return CliError(f"unexpected error: {type(exc).__name__}: {exc}", code="InternalError",
                     exit_code=EXIT_API, fix="run again with --debug and report the output")
+
+
+def interrupted(signum: int) -> CliError:
+    """Stopped by SIGINT (exit 130) or SIGTERM (exit 143) between requests: every write is safe to
+    repeat, so running the same command again finishes the work."""
+    import signal
+
+    name = signal.Signals(signum).name
+    return CliError(f"interrupted by {name}: what was done before it is listed; a write that was in "
+                    "flight may or may not have been applied", code="Interrupted",
+                    fix="run the same command again to finish", exit_code=128 + signum)

@@ -105,6 +105,8 @@ def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bo
 
 async def _plan_then_apply(spec, session, kinds, opts: Options, yes: bool, progress: bool,
                            upgrade_instances: bool):
+    import asyncio
+
     from ..engine import Outcome, run
 
     planned = await run(spec, session, kinds, plan=True, upgrade_instances=upgrade_instances)
@@ -127,11 +129,22 @@ async def _plan_then_apply(spec, session, kinds, opts: Options, yes: bool, progr
         session.memo["tenant_id"] = tenant
     reporter = _Progress(opts) if progress else None
     confirm = _restart_confirmation(yes, reporter)
+    done: list = []
+
+    def on_change(change) -> None:
+        done.append(change)
+        if reporter:
+            reporter.change(change)
+
     try:
-        return await run(spec, session, kinds, plan=False,
-                         on_change=reporter.change if reporter else None,
+        return await run(spec, session, kinds, plan=False, on_change=on_change,
                          confirm=lambda c: None if (c.kind, c.name) in asked else confirm(c),
                          upgrade_instances=upgrade_instances)
+    except asyncio.CancelledError:
+        if not session.interrupted:
+            raise
+        from ..errors import interrupted
+        return Outcome(done, interrupted(session.interrupted))   # what was done, then the stop
     finally:
         if reporter:
             reporter.close()

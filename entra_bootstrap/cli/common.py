@@ -266,16 +266,43 @@ def make_session(opts: Options):
 
 
 def execute(fn: Callable[[Any], Awaitable[T]], opts: Options | None = None) -> T:
-    """Run ``fn(session)`` in a fresh event loop with a session that is closed afterwards."""
+    """Run ``fn(session)`` in a fresh event loop with a session that is closed afterwards. SIGINT
+    and SIGTERM cancel it between requests: ``error[Interrupted]``, exit 130 / 143, and the fix
+    "run the same command again" (``fn`` may catch the cancellation to report what it did)."""
     import asyncio
 
     opts = opts or options()
     session = make_session(opts)      # validates the cloud before any request
 
     async def main() -> T:
+        import signal
+
+        from ..errors import interrupted
+
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+
+        def stop(signum: int) -> None:
+            session.interrupted = signum
+            task.cancel()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, stop, signum)
+            except (NotImplementedError, RuntimeError, ValueError):    # not the main thread
+                pass
         try:
             return await fn(session)
+        except asyncio.CancelledError:
+            if session.interrupted:
+                raise interrupted(session.interrupted) from None
+            raise
         finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.remove_signal_handler(signum)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass
             await session.close()
 
     return asyncio.run(main())

@@ -27,6 +27,7 @@ class Session:
     _graph: Any = None
     _graph_ops: Any = None
     extras: dict[str, Any] = field(default_factory=dict)   # other clients (ARM), closed with the session
+    interrupted: int = 0          # the signal that stopped the run (cli/common.execute), else 0
 
     @property
     def credential(self):
