@@ -157,9 +157,15 @@ async def identity_principals(session, mode: str, refs: list[IdentityRef]) -> di
 
 
 def check_outcome(result: dict, plan: IdentityPlan, obj: str) -> Attached:
-    """Re-read check: what ARM holds after the write must be what was wanted."""
+    """Re-read check: what ARM holds after the write must hold what this write asked for - the
+    system-assigned identity as wanted, every attached identity in, every detached one out. Other
+    identities may differ: another run may have attached or detached its own meanwhile (PATCH
+    merges), and that is not this run's failure."""
     got = Attached.of(result)
-    if bool(got.system_principal) != plan.system or set(got.users) != set(plan.users):
+    added = {rid.lower() for rid in plan.add}
+    removed = {rid.lower() for rid in plan.remove}
+    system_ok = plan.system_change is None or bool(got.system_principal) == plan.system
+    if not system_ok or not added <= set(got.users) or removed & set(got.users):
         raise api_error(f"after the update, {obj} holds identities {type_text(bool(got.system_principal), bool(got.users))} "
                         f"{sorted(u['id'] for u in got.users.values())}, not what was asked",
                         code="UnexpectedIdentityState", object=obj,
