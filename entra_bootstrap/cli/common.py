@@ -153,12 +153,30 @@ def _with_signature(func: Callable, extra: list[tuple[str, Any, Any]]) -> inspec
     return sig.replace(parameters=params)
 
 
+def _show_version(value: bool) -> None:
+    """``--version``: the installed package's version (its metadata), then exit 0."""
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"entra-bootstrap {version('entra-bootstrap')}")
+        except PackageNotFoundError:        # run from a source tree that was never installed
+            typer.echo("entra-bootstrap (not installed: no version metadata)")
+        raise typer.Exit(0)
+
+
+VersionOpt = Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")]
+
+
 def make_root_callback() -> Callable:
-    def callback(ctx: typer.Context, **given: Any) -> None:
+    def callback(ctx: typer.Context, version: bool = False, **given: Any) -> None:
         root_callback(ctx, **given)
 
     sig = inspect.Signature([inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                               annotation=typer.Context)]
+                                               annotation=typer.Context),
+                             inspect.Parameter("version", inspect.Parameter.KEYWORD_ONLY, default=False,
+                                               annotation=VersionOpt)]
                             + [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
                                for n, a, d in _global_options(True)])
     callback.__signature__ = sig  # type: ignore[attr-defined]
