@@ -139,6 +139,46 @@ def create(name: Annotated[str, typer.Argument(help="Name of the user-assigned i
     opts.out.changes(changes, result=result, tsv=[result.get("principalId", "")], dry_run=opts.dry_run)
 
 
+@command(identity_app, "list")
+def list_(resource_group: ResourceGroup):
+    """List the user-assigned identities of a resource group (`-o tsv`: name, principal id, client id).
+
+    Example: entra-bootstrap identity list -g myResourceGroup
+    """
+    from ..spec.rules import check_resource_group
+    from ..steps.queries import list_user_assigned_identities
+
+    opts = options()
+    check_resource_group(resource_group)
+    identities = execute(lambda session: list_user_assigned_identities(session, resource_group))
+    rows = [i.as_dict() for i in identities]
+    opts.out.records(rows, ["name", "location", "principalId", "clientId"], json_doc=rows,
+                     tsv_columns=["name", "principalId", "clientId"],
+                     empty=f"no user-assigned identity in resource group '{resource_group}'")
+
+
+@command(identity_app, "delete")
+def delete(name: Annotated[str, typer.Argument(help="Name of the user-assigned identity.")],
+           resource_group: ResourceGroup):
+    """Delete a user-assigned managed identity (nothing to do when it does not exist).
+
+    Resources it is attached to keep a dangling reference: detach it first
+    (`identity disable ... --user-assigned NAME`). Example: entra-bootstrap identity delete mi -g myResourceGroup
+    """
+    from ..engine import run_step
+    from ..spec.rules import check_identity_name, check_resource_group
+    from ..steps.user_identity import UserIdentityStep
+
+    opts = options()
+    check_identity_name(name)
+    check_resource_group(resource_group)
+    step = UserIdentityStep(name, resource_group, present=False)
+    changes = execute(lambda session: run_step(step, session, plan=opts.dry_run))
+    opts.out.changes(changes, result={"name": name, "resourceGroup": resource_group,
+                                      "id": changes[0].ids.get("id")},
+                     tsv=[changes[0].ids.get("id") or ""], dry_run=opts.dry_run)
+
+
 def _enable_or_disable(mode: str, resource_group: str, targets: tuple, system_assigned: bool,
                        user_assigned, upgrade_instances: bool, yes: bool) -> None:
     """What enable and disable check before any request, then the run."""

@@ -212,6 +212,11 @@ def _raw(pipeline_response, deserialized, headers):
     return json.loads(body) if body else None
 
 
+def _raw_items(items):
+    """``cls=`` hook of a paged list: each page's items in ARM's own JSON shape (not models)."""
+    return [i.serialize(keep_readonly=True) if hasattr(i, "serialize") else i for i in items]
+
+
 def _json_bytes(body: dict) -> bytes:
     # NOTE: bytes, not BytesIO: azure-mgmt-containerinstance 10 tests isinstance(x, typing.IO),
     # which no BytesIO passes; every generated client accepts bytes as a raw body.
@@ -411,6 +416,16 @@ class ArmClient:
         obj = f"user-assigned identity '{ref.name}' in resource group '{ref.resource_group}'"
         await self.call(lambda: ops.delete(ref.resource_group, ref.name), what=f"DELETE {obj}", obj=obj,
                         needs=role_phrase(ROLE_MI_CONTRIBUTOR))
+
+    async def list_identities(self, resource_group: str) -> list[dict]:
+        """The user-assigned identities of a resource group, as ARM returns them (every page)."""
+        ops = self.msi.user_assigned_identities
+        obj = f"resource group '{resource_group}'"
+
+        async def fn():
+            return [dict(i) async for i in ops.list_by_resource_group(resource_group, cls=_raw_items)]
+
+        return await self.call(fn, what=f"GET user-assigned identities of {obj}", obj=obj)
 
     def _identity_ops(self, subscription_id: str):
         if subscription_id.lower() == self.subscription_id.lower():

@@ -68,6 +68,16 @@ async def whoami(session) -> dict:
             "graphScopes": sorted((claims.get("scp") or "").split())}
 
 
+async def list_user_assigned_identities(session, resource_group: str) -> list[UserAssignedIdentity]:
+    """``identity list -g RG``: the resource group's user-assigned identities, by name."""
+    from ..clients.arm import IdentityRef
+
+    bodies = await arm(session).list_identities(resource_group)
+    out = [UserAssignedIdentity.from_arm(IdentityRef(session.subscription_id, resource_group,
+                                                     b.get("name", "")), b) for b in bodies]
+    return sorted(out, key=lambda i: i.name.lower())
+
+
 async def show_user_assigned_identity(session, name: str, resource_group: str | None) -> UserAssignedIdentity:
     """A user-assigned identity by name (with ``resource_group``) or resource id."""
     return await resolve_user_assigned_identity(session, name, resource_group)
