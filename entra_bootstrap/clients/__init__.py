@@ -75,6 +75,13 @@ class Session:
             self.memo["tenant_id"] = claims.get("tid") or self.tenant or ""
         return self.memo["tenant_id"]
 
+    def client(self, key: str, make):
+        """The run's client ``key``, made by ``make()`` on first use and closed with the session."""
+        found = self.extras.get(key)
+        if found is None:
+            found = self.extras[key] = make()
+        return found
+
     async def close(self) -> None:
         for client in list(self.extras.values()):
             close = getattr(client, "close", None)

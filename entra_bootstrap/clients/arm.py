@@ -452,8 +452,4 @@ def _log_response(pipeline_response) -> None:
 
 def arm(session) -> ArmClient:
     """The run's ARM client (closed with the session)."""
-    client = session.extras.get("arm")
-    if client is None:
-        client = ArmClient(session)
-        session.extras["arm"] = client
-    return client
+    return session.client("arm", lambda: ArmClient(session))

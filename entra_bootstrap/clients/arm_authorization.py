@@ -123,8 +123,4 @@ class AuthorizationOps:
 
 def authorization(session) -> AuthorizationOps:
     """The run's RBAC operations (their SDK client is closed with the run's ARM client)."""
-    ops = session.extras.get("arm_authorization")
-    if ops is None:
-        ops = AuthorizationOps(session)
-        session.extras["arm_authorization"] = ops
-    return ops
+    return session.client("arm_authorization", lambda: AuthorizationOps(session))
