@@ -46,10 +46,39 @@ def _tsv_cell(value: Any) -> str:
     return str(value).replace("\t", " ").replace("\n", " ")
 
 
+def _tsv_lines(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return ["\t".join(_tsv_cell(v) for v in (item.values() if isinstance(item, dict) else
+                                                   item if isinstance(item, list) else [item]))
+                for item in value]
+    if isinstance(value, dict):
+        return ["\t".join(_tsv_cell(v) for v in value.values())]
+    return [_tsv_cell(value)]
+
+
 class Output:
-    def __init__(self, fmt: str = "table", verbose: int = 0):
+    def __init__(self, fmt: str = "table", verbose: int = 0, query: str | None = None):
         self.format = fmt
         self.verbose = verbose
+        self.query = query            # --query: a JMESPath expression on the JSON document
+
+    def _json(self, doc: Any) -> None:
+        """A command's JSON document, or with ``--query`` what the JMESPath expression selects from
+        it, printed as JSON or, with ``-o tsv``, as bare values (a list: one line per item; a row:
+        its values tab-separated) - as the Azure CLI does."""
+        if self.query:
+            import jmespath
+
+            doc = jmespath.search(self.query, doc)
+            if self.format == "tsv":
+                for line in _tsv_lines(doc):
+                    _out(line)
+                return
+            if self.format == "none":
+                return
+        _out(json.dumps(doc, indent=2))
 
     # --- changes ------------------------------------------------------------------------------
     def changes(self, changes: Sequence[Change], *, result: dict | None = None,
@@ -58,7 +87,7 @@ class Output:
         """``error`` (json only): a run that failed after ``changes``, as one document."""
         if self.format == "none":
             return
-        if self.format == "json":
+        if self.format == "json" or self.query:
             doc: dict[str, Any] = {"changes": [c.as_dict() for c in changes]}
             if dry_run:
                 doc["dryRun"] = True
@@ -66,7 +95,7 @@ class Output:
                 doc["result"] = result
             if error is not None:
                 doc["error"] = error.as_dict()
-            _out(json.dumps(doc, indent=2))
+            self._json(doc)
             return
         if self.format == "tsv":
             values = list(tsv) if tsv is not None else [c.ids.get(next(iter(c.ids), ""), "")
@@ -118,12 +147,12 @@ class Output:
         summary = {"create": 0, "update": 0, "delete": 0, "unchanged": 0}
         for c in changes:
             summary[c.action] += 1
-        if self.format == "json":
+        if self.format == "json" or self.query:
             doc = {"plan": [c.as_dict() | {"symbol": c.symbol} for c in changes],
                    "pending": pending, "summary": summary}
             if error is not None:
                 doc["error"] = error.as_dict()
-            _out(json.dumps(doc, indent=2))
+            self._json(doc)
             return
         if self.format == "tsv":
             for c in changes:
@@ -141,8 +170,8 @@ class Output:
     # --- checks (verify) --------------------------------------------------------------------------
     def checks(self, checks: Sequence[dict]) -> None:
         """``verify``: one line per check with pass/FAIL, the detail and the fix."""
-        if self.format == "json":
-            _out(json.dumps({"passed": all(c["passed"] for c in checks), "checks": list(checks)}, indent=2))
+        if self.format == "json" or self.query:
+            self._json({"passed": all(c["passed"] for c in checks), "checks": list(checks)})
             return
         if self.format == "none":
             return
@@ -162,8 +191,8 @@ class Output:
                 tsv_columns: Sequence[str] | None = None, empty: str = "") -> None:
         if self.format == "none":
             return
-        if self.format == "json":
-            _out(json.dumps(json_doc if json_doc is not None else list(rows), indent=2))
+        if self.format == "json" or self.query:
+            self._json(json_doc if json_doc is not None else list(rows))
             return
         if self.format == "tsv":
             for row in rows:
@@ -181,8 +210,8 @@ class Output:
         """One object as ``key: value`` lines (json: the dict; tsv: the given bare values)."""
         if self.format == "none":
             return
-        if self.format == "json":
-            _out(json.dumps(fields, indent=2))
+        if self.format == "json" or self.query:
+            self._json(fields)
             return
         if self.format == "tsv":
             values = list(tsv) if tsv is not None else list(fields.values())

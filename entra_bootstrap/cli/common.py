@@ -82,6 +82,10 @@ def _global_options(with_env: bool) -> list[tuple[str, Any, Any]]:
         ("output", Annotated[Optional[OutputFormat], _opt(
             "--output", "-o", envvar=env("OUTPUT"), case_sensitive=False,
             help="Output format. [default: table]")], None),
+        ("query", Annotated[Optional[str], _opt(
+            "--query", envvar=None,
+            help="JMESPath query on the command's JSON output (with -o json or -o tsv), as in the "
+                 "Azure CLI: e.g. --query result.apps.*.appId -o tsv")], None),
         ("dry_run", Annotated[bool, _opt(
             "--dry-run", envvar=env("DRY_RUN"),
             help="Read and print the plan; write nothing.")], False),
@@ -104,6 +108,7 @@ class Options:
     subscription: str | None = None
     cloud: str | None = None
     output: str = "table"
+    query: str | None = None
     dry_run: bool = False
     verbose: int = 0
     debug: bool = False
@@ -120,7 +125,7 @@ class Options:
                 self.verbose = max(self.verbose, int(value or 0))
             elif value is not None:
                 setattr(self, name, value)
-        self.out = Output(self.output or "table", self.verbose)
+        self.out = Output(self.output or "table", self.verbose, self.query)
 
 
 _CURRENT: contextvars.ContextVar[Options | None] = contextvars.ContextVar("entra_bootstrap_options",
@@ -216,6 +221,22 @@ def _logging(opts: Options) -> logging.Handler | None:
     return handler
 
 
+def _check_query(query: str | None) -> None:
+    """A --query that is not JMESPath is refused before any request (exit 2)."""
+    if not query:
+        return
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+
+    from ..errors import usage_error
+
+    try:
+        jmespath.compile(query)
+    except JMESPathError as exc:
+        raise usage_error(f"--query '{query}' is not a JMESPath expression: {exc}", code="BadQuery",
+                          fix="see https://jmespath.org, e.g. --query result.apps.*.appId") from None
+
+
 def command(group: typer.Typer, name: str, **kw: Any) -> Callable[[Callable], Callable]:
     """Register ``func`` as ``group name`` with the global options and the error handling."""
 
@@ -227,6 +248,7 @@ def command(group: typer.Typer, name: str, **kw: Any) -> Callable[[Callable], Ca
             opts.merge({n: kwargs.pop(n) for n in GLOBAL_NAMES if n in kwargs})
             handler = _logging(opts)
             try:
+                _check_query(opts.query)
                 return func(*args, **kwargs)
             except CliError as err:
                 opts.out.error(err)
