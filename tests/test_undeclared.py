@@ -1,0 +1,110 @@
+"""Undeclared access on the apps the file manages (steps/undeclared.py): `plan` shows `!` lines,
+`verify` fails on them unless allowed (never for a privileged Graph role), `up --prune --yes`
+removes exactly them."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+
+from cli_support import cli, cli_json, env  # noqa: F401 - fixture
+
+EXAMPLE = resources.files("entra_bootstrap").joinpath("data/example.toml").read_text()
+APP = "microsoft365-provider"
+RG = "myResourceGroup"
+
+
+@pytest.fixture
+def example(tmp_path):
+    path = tmp_path / "bootstrap.toml"
+    path.write_text(EXAMPLE)
+    return path
+
+
+def hand_add(privileged: bool = False) -> None:
+    """What nobody declared, added with the CLI's own single commands on the managed app."""
+    other = cli_json("identity", "create", "other-mi", "-g", RG)["result"]
+    cli("federation", "add", "--app", APP, "--name", "ci-main", "--github", "contoso/infra", "--branch", "main")
+    cli("owner", "add", "--app", APP, "--identity", other["id"])
+    roles = "User.Read.All" + (",Application.ReadWrite.All" if privileged else "")
+    cli("permission", "add", "--app", APP, "--role", roles, "--scope", "User.Read")
+    cli("consent", "grant", "--app", APP, *(("--allow-privileged",) if privileged else ()))
+
+
+def undeclared(doc: dict) -> list[tuple[str, str]]:
+    return sorted((c["kind"], c["name"]) for c in doc["plan"] if c["action"] == "undeclared")
+
+
+def test_a_fresh_up_has_nothing_undeclared_and_verify_passes(env, example):
+    cli("up", "-f", example)
+    doc = cli_json("plan", "-f", example)
+    assert undeclared(doc) == [] and doc["summary"]["undeclared"] == 0
+    cli("verify", "-f", example)
+
+
+def test_hand_added_access_shows_in_plan_and_fails_verify(env, example):
+    cli("up", "-f", example)
+    hand_add()
+    doc = cli_json("plan", "-f", example, "--detailed-exitcode")     # not pending: exit 0
+    kinds = [k for k, _ in undeclared(doc)]
+    assert sorted(kinds) == ["appRoleAssignment", "federatedIdentityCredential", "oauth2PermissionGrant",
+                             "owner", "permission"], doc
+    assert doc["summary"]["undeclared"] == 5
+    assert all(c["symbol"] == "!" and c["outcome"] == "not in file"
+               for c in doc["plan"] if c["action"] == "undeclared")
+    text = cli("plan", "-f", example).stdout
+    assert f"! federatedIdentityCredential {APP}/ci-main  (not in file: issuer " in text
+    assert "! appRoleAssignment microsoft365-provider -> Microsoft Graph: User.Read.All" in text
+    assert "5 not in file." in text
+    result = cli_json("verify", "-f", example, code=1)
+    failed = [c for c in result["checks"] if not c["passed"]]
+    assert sorted(c["kind"] for c in failed) == sorted(kinds)
+    assert all(c["check"] == "not in file" and "--prune" in c["fix"] for c in failed)
+    # up without --prune leaves them alone: no write
+    env.clear_requests()
+    cli("up", "-f", example)
+    assert env.writes() == []
+
+
+def test_up_prune_removes_exactly_the_undeclared(env, example):
+    cli("up", "-f", example)
+    hand_add()
+    env.clear_requests()
+    cli("up", "-f", example, "--prune", code=2)        # no terminal, no --yes
+    assert env.writes() == []
+    refused = cli_json("up", "-f", example, "--prune", code=2)
+    assert refused["error"]["code"] == "ConfirmationRequired"
+    assert env.writes() == []
+    cli("up", "-f", example, "--prune", "--yes")
+    writes = [(w["method"], w["path"].split("/graph/v1.0")[-1].split("/")[1]) for w in env.writes()]
+    assert sorted(m for m, _ in writes) == ["DELETE", "DELETE", "DELETE", "DELETE", "PATCH"], writes
+    doc = cli_json("plan", "-f", example)
+    assert undeclared(doc) == []
+    assert all(c["action"] == "unchanged" for c in doc["plan"]), doc
+    cli("verify", "-f", example)
+    env.clear_requests()
+    cli("up", "-f", example, "--prune", "--yes")
+    assert env.writes() == []
+
+
+def test_allow_undeclared_lets_them_pass_except_a_privileged_role(env, example):
+    cli("up", "-f", example)
+    hand_add(privileged=True)
+    allowed = example.parent / "allowed.toml"
+    allowed.write_text(EXAMPLE.replace(
+        "consent = true", 'consent = true\nallow_undeclared = ["owners", "federations", "permissions", '
+                          '"app_roles", "scopes", "credentials"]'))
+    result = cli_json("verify", "-f", allowed, code=1)
+    failed = [c for c in result["checks"] if not c["passed"]]
+    assert [c["name"] for c in failed] == [f"{APP} -> Microsoft Graph: Application.ReadWrite.All"], failed
+    assert "never allowed" in failed[0]["fix"]
+
+
+def test_a_bad_allow_undeclared_value_is_refused_before_any_request(env, example):
+    bad = example.parent / "bad.toml"
+    bad.write_text(EXAMPLE.replace("consent = true", 'consent = true\nallow_undeclared = ["secrets"]'))
+    env.clear_requests()
+    result = cli("plan", "-f", bad, code=2)
+    assert "InvalidBootstrapFile" in result.output and "allow_undeclared" in result.output and "'secrets' is not a category" in result.output
+    assert env.writes() == []
