@@ -108,3 +108,45 @@ def test_a_bad_allow_undeclared_value_is_refused_before_any_request(env, example
     result = cli("plan", "-f", bad, code=2)
     assert "InvalidBootstrapFile" in result.output and "allow_undeclared" in result.output and "'secrets' is not a category" in result.output
     assert env.writes() == []
+
+
+async def _add_password(emu, unique_name: str) -> tuple[dict, list]:
+    """addPassword through the real msgraph request adapter; then the app as read back."""
+    from azure.identity.aio import ClientSecretCredential
+    from msgraph import GraphServiceClient
+    from msgraph.generated.applications.item.add_password.add_password_post_request_body import \
+        AddPasswordPostRequestBody
+    from msgraph.generated.models.password_credential import PasswordCredential
+
+    graph = emu.env["ENTRA_BOOTSTRAP_GRAPH_ENDPOINT"]
+    async with ClientSecretCredential(emu.env["AZURE_TENANT_ID"], emu.env["AZURE_CLIENT_ID"],
+                                      emu.env["AZURE_CLIENT_SECRET"], authority=emu.url,
+                                      disable_instance_discovery=True, connection_verify=emu.ca) as cred:
+        client = GraphServiceClient(cred, scopes=[f"{graph}/.default"])
+        client.request_adapter.base_url = f"{graph}/v1.0"
+        app = await client.applications_with_unique_name(unique_name).get()
+        made = await client.applications.by_application_id(app.id).add_password.post(
+            AddPasswordPostRequestBody(password_credential=PasswordCredential(display_name="hand-made")))
+        again = await client.applications.by_application_id(app.id).get()
+        return {"keyId": str(made.key_id), "secretText": made.secret_text, "hint": made.hint}, \
+            [(str(c.key_id), c.secret_text, c.hint) for c in again.password_credentials]
+
+
+def test_a_hand_added_password_shows_fails_verify_and_is_pruned(env, example):
+    import asyncio
+
+    cli("up", "-f", example)
+    made, read_back = asyncio.run(_add_password(env, APP))
+    assert made["secretText"] and made["hint"] == made["secretText"][:3]
+    assert read_back == [(made["keyId"], None, made["hint"])]       # the secret is never shown again
+    doc = cli_json("plan", "-f", example)
+    assert undeclared(doc) == [("passwordCredential", f"{APP}/hand-made")]
+    result = cli("verify", "-f", example, code=1)
+    assert "not in file" in result.stdout and "passwordCredential" in result.stdout
+    env.clear_requests()
+    out = cli("up", "-f", example, "--prune", "--yes").output
+    assert made["secretText"] not in out
+    assert [(w["method"], w["path"].rsplit("/", 1)[-1]) for w in env.writes()] == [("POST", "removePassword")]
+    state = env.state()["graph"]["applications"]
+    assert all(not a.get("passwordCredentials") for a in state.values())
+    cli("verify", "-f", example)
