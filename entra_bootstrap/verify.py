@@ -44,7 +44,7 @@ def checks_from_plan(spec: Spec, outcome, path) -> list[dict]:
                 f"declare it in the file, allow it (allow_undeclared = [\"{info.get('category')}\"]), "
                 f"or remove it with `entra-bootstrap up -f {path} --prune`")
             checks.append({"check": "not in file", "passed": passed,
-                           "detail": f"{c.kind} {c.name}: not in file: {c.reason}"
+                           "detail": f"{c.kind} {c.name}: {c.reason}"
                                      + (" (allowed)" if passed else ""),
                            "fix": fix, "kind": c.kind, "name": c.name, "ids": dict(c.ids)})
             continue
