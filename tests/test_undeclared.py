@@ -70,6 +70,13 @@ def test_hand_added_access_shows_in_plan_and_fails_verify(env, example):
 def test_up_prune_removes_exactly_the_undeclared(env, example):
     cli("up", "-f", example)
     hand_add()
+    planned = cli_json("plan", "-f", example, "--prune")
+    fic = next(c["ids"] for c in planned["plan"] if c["kind"] == "federatedIdentityCredential"
+               and c["action"] == "delete")
+    other_owner = next(c["ids"]["principalId"] for c in planned["plan"] if c["kind"] == "owner"
+                       and c["action"] == "delete")
+    assert sorted(c["kind"] for c in planned["plan"] if c["action"] == "delete") == [
+        "appRoleAssignment", "federatedIdentityCredential", "oauth2PermissionGrant", "owner", "permission"]
     env.clear_requests()
     cli("up", "-f", example, "--prune", code=2)        # no terminal, no --yes
     assert env.writes() == []
@@ -77,8 +84,15 @@ def test_up_prune_removes_exactly_the_undeclared(env, example):
     assert refused["error"]["code"] == "ConfirmationRequired"
     assert env.writes() == []
     cli("up", "-f", example, "--prune", "--yes")
-    writes = [(w["method"], w["path"].split("/graph/v1.0")[-1].split("/")[1]) for w in env.writes()]
-    assert sorted(m for m, _ in writes) == ["DELETE", "DELETE", "DELETE", "DELETE", "PATCH"], writes
+    graph = env.state()["graph"]
+    app = next(a for a in graph["applications"].values() if a.get("uniqueName") == APP)
+    writes = sorted((w["method"], w["path"].split("/graph/v1.0")[-1]) for w in env.writes())
+    assert [(m, p.replace(app["id"], "APP")) for m, p in writes if "/applications/" in p] == [
+        ("DELETE", f"/applications/APP/federatedIdentityCredentials/{fic['id']}"),
+        ("DELETE", f"/applications/APP/owners/{other_owner}/$ref"),
+        ("PATCH", "/applications/APP")], writes
+    assert sorted(m for m, p in writes if "/applications/" not in p) == ["DELETE", "DELETE"], writes
+    assert {f["name"] for f in graph["federatedIdentityCredentials"][app["id"]]} == {"terraform-managed-identity"}
     doc = cli_json("plan", "-f", example)
     assert undeclared(doc) == []
     assert all(c["action"] == "unchanged" for c in doc["plan"]), doc
