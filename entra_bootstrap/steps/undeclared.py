@@ -35,7 +35,8 @@ from . import api_app_id
 from .application import app_name
 from .federation import federation_step
 from .lookups import (find_application, find_service_principal, remember_application,
-                      resolve_managed_identity, resource_service_principal)
+                      resolve_managed_identity, resource_service_principal,
+                      service_principal_by_id)
 from .permissions import resolve
 
 KIND = "undeclared"
@@ -215,11 +216,7 @@ class UndeclaredStep:
         return out
 
     async def _resource(self, session, sp_id: str) -> dict | None:
-        key = ("sp-id", sp_id.lower())
-        if key not in session.memo:
-            session.memo[key] = await session.graph_ops.get_service_principal(sp_id, what="API") \
-                if sp_id else None
-        return session.memo[key]
+        return await service_principal_by_id(session, sp_id)
 
     async def _api_label(self, session, api: str) -> str:
         sp = await find_service_principal(session, api)
