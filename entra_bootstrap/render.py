@@ -144,7 +144,7 @@ class Output:
     def plan(self, changes: Sequence[Change], *, pending: bool, error: CliError | None = None) -> None:
         """``plan``: + create, ~ update, - delete, = unchanged, in the order it would run.
         ``error`` (json only): the plan stopped by it, as the one document (``error`` beside ``plan``)."""
-        summary = {"create": 0, "update": 0, "delete": 0, "unchanged": 0}
+        summary = {"create": 0, "update": 0, "delete": 0, "unchanged": 0, "undeclared": 0}
         for c in changes:
             summary[c.action] += 1
         if self.format == "json" or self.query:
@@ -161,11 +161,15 @@ class Output:
         if self.format == "none":
             return
         for c in changes:
+            if c.action == "undeclared":
+                _out(f"{c.symbol} {c.kind} {c.name}  (not in file: {c.reason})")
+                continue
             detail = f"  ({c.reason})" if c.reason and (c.changed or self.verbose) else ""
             fields = f"  [{', '.join(c.fields)}]" if c.fields else ""
             _out(f"{c.symbol} {c.kind} {c.name}{fields}{detail}")
+        undeclared = f", {summary['undeclared']} not in file" if summary["undeclared"] else ""
         _out(f"Plan: {summary['create']} to create, {summary['update']} to update, "
-             f"{summary['delete']} to delete, {summary['unchanged']} unchanged.")
+             f"{summary['delete']} to delete, {summary['unchanged']} unchanged{undeclared}.")
 
     # --- checks (verify) --------------------------------------------------------------------------
     def checks(self, checks: Sequence[dict]) -> None:

@@ -32,6 +32,22 @@ def checks_from_plan(spec: Spec, outcome, path) -> list[dict]:
     checks = []
     for c in outcome.changes:
         name = names.get(c.kind, c.kind)
+        if c.action == "undeclared":
+            # steps/undeclared.py: passes only when the app's allow_undeclared lists its category
+            # (never for a privileged Microsoft Graph role)
+            info = c.after if isinstance(c.after, dict) else {}
+            passed = bool(info.get("allowed"))
+            fix = None if passed else (
+                "a privileged Microsoft Graph role is never allowed: remove it with "
+                f"`entra-bootstrap up -f {path} --prune`, or declare it in the file"
+                if info.get("privileged") else
+                f"declare it in the file, allow it (allow_undeclared = [\"{info.get('category')}\"]), "
+                f"or remove it with `entra-bootstrap up -f {path} --prune`")
+            checks.append({"check": "not in file", "passed": passed,
+                           "detail": f"{c.kind} {c.name}: {c.reason}"
+                                     + (" (allowed)" if passed else ""),
+                           "fix": fix, "kind": c.kind, "name": c.name, "ids": dict(c.ids)})
+            continue
         if c.changed:
             detail = f"{c.kind} {c.name}: {c.reason or c.action}"
             fix = f"run `entra-bootstrap up -f {path}`"

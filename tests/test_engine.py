@@ -137,7 +137,8 @@ def test_verify_names_every_change_kind_a_registered_step_reports():
         "permission": "permission requested", "appRoleAssignment": "permission consented",
         "oauth2PermissionGrant": "delegated permission consented", "owner": "owner",
         "federatedIdentityCredential": "federated credential",
-        "identityAppRoleAssignment": "identity permission granted", "roleAssignment": "role assigned"}
+        "identityAppRoleAssignment": "identity permission granted", "roleAssignment": "role assigned",
+        "passwordCredential": "password credential", "keyCredential": "certificate credential"}
 
 
 # --- a kind that brings keys of its own to the file (StepKind.file_section) -------------------------

@@ -27,6 +27,9 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confir
 AllowPrivilegedOpt = Annotated[bool, typer.Option(
     "--allow-privileged", help="Allow privileged Graph roles for every app and identity permission "
                                "of the file (as allow_privileged = true in each entry).")]
+PruneOpt = Annotated[bool, typer.Option(
+    "--prune", help="Remove what the file's apps hold that the file does not declare (the plan's "
+                    "'! not in file' lines); asks first, --yes in scripts.")]
 UpgradeOpt = Annotated[bool, typer.Option(
     "--upgrade-instances", help="Upgrade scale-set instances (upgrade policy Manual) to the model "
                                 "with the identity change.")]
@@ -73,7 +76,7 @@ def _audit(path: Path | None) -> None:
 
 
 def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bool = False,
-         yes: bool = False, upgrade_instances: bool = False):
+         yes: bool = False, upgrade_instances: bool = False, prune: bool = False):
     """``plan``/``verify``/``down``'s passes run once; ``up`` plans the whole file first (every
     refusal - a failed check, a missing target, a confirmation refused - happens before the first
     write), asks what needs confirming, then applies on fresh reads."""
@@ -88,9 +91,11 @@ def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bo
             audit.set_principal(claims.get("oid"), claims.get("tid"))
         if plan or destroy:
             outcome = await run(spec, session, KINDS, plan=plan, destroy=destroy,
-                                confirm=_restart_confirmation(yes, None), upgrade_instances=upgrade_instances)
+                                confirm=_restart_confirmation(yes, None), upgrade_instances=upgrade_instances,
+                                prune=prune)
         else:
-            outcome = await _plan_then_apply(spec, session, KINDS, opts, yes, progress, upgrade_instances)
+            outcome = await _plan_then_apply(spec, session, KINDS, opts, yes, progress, upgrade_instances,
+                                             prune)
         values = result_values(session, outcome.changes, KINDS)
         if not values.get("tenantId"):
             try:
@@ -104,16 +109,25 @@ def _run(spec, opts: Options, *, plan: bool, destroy: bool = False, progress: bo
 
 
 async def _plan_then_apply(spec, session, kinds, opts: Options, yes: bool, progress: bool,
-                           upgrade_instances: bool):
+                           upgrade_instances: bool, prune: bool = False):
     import asyncio
 
     from ..engine import Outcome, run
+    from ..steps.undeclared import is_undeclared
+    from . import common
 
-    planned = await run(spec, session, kinds, plan=True, upgrade_instances=upgrade_instances)
+    planned = await run(spec, session, kinds, plan=True, upgrade_instances=upgrade_instances, prune=prune)
     if planned.error is not None:
         return Outcome([], planned.error)            # refused before any write: nothing was done
     if not planned.pending:
         return planned                               # nothing to do: the plan is the outcome
+    pruned = [c for c in planned.changes if c.changed and is_undeclared(c)]
+    if pruned:
+        try:
+            common.confirm(yes, f"--prune: remove {len(pruned)} object{'s' if len(pruned) > 1 else ''} the file "
+                         "does not declare", details=[f"- {c.kind} {c.name}" for c in pruned])
+        except CliError as refused:
+            return Outcome([], refused)              # not confirmed: nothing was written
     ask = _restart_confirmation(yes, None)
     asked = set()
     for change in planned.changes:
@@ -139,7 +153,7 @@ async def _plan_then_apply(spec, session, kinds, opts: Options, yes: bool, progr
     try:
         return await run(spec, session, kinds, plan=False, on_change=on_change,
                          confirm=lambda c: None if (c.kind, c.name) in asked else confirm(c),
-                         upgrade_instances=upgrade_instances)
+                         upgrade_instances=upgrade_instances, prune=prune)
     except asyncio.CancelledError:
         if not session.interrupted:
             raise
@@ -236,14 +250,15 @@ def _report(opts: Options, outcome, values: dict, *, dry_run: bool) -> None:
 def plan(file: FileOpt, detailed_exitcode: Annotated[bool, typer.Option(
         "--detailed-exitcode",
         help=f"Exit 0 when nothing would change, {EXIT_CHANGES_PENDING} when changes are pending.")] = False,
-        allow_privileged: AllowPrivilegedOpt = False, upgrade_instances: UpgradeOpt = False):
+        allow_privileged: AllowPrivilegedOpt = False, upgrade_instances: UpgradeOpt = False,
+        prune: PruneOpt = False):
     """Show what `up` would do: + create, ~ update, - delete, = unchanged, in the order it would run.
 
     Read-only. Example: entra-bootstrap plan -f bootstrap.toml --detailed-exitcode
     """
     opts = options()
     spec = _load(file, opts, allow_privileged=allow_privileged)
-    outcome, values = _run(spec, opts, plan=True, upgrade_instances=upgrade_instances)
+    outcome, values = _run(spec, opts, plan=True, upgrade_instances=upgrade_instances, prune=prune)
     error = outcome.error
     if error is not None and opts.output == "json":
         # One JSON document: the plan as far as it got, and what stopped it.
@@ -269,7 +284,8 @@ def _restart_confirmation(yes: bool, reporter):
 def up(file: FileOpt, audit_log: AuditOpt = None,
        yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before re-sending a container "
                                                             "group (which restarts its containers).")] = False,
-       allow_privileged: AllowPrivilegedOpt = False, upgrade_instances: UpgradeOpt = False):
+       allow_privileged: AllowPrivilegedOpt = False, upgrade_instances: UpgradeOpt = False,
+       prune: PruneOpt = False):
     """Apply the file: every object created or brought up to date, in dependency order.
 
     Idempotent: a second run changes nothing; a run cut off halfway is finished by the next.
@@ -280,7 +296,7 @@ def up(file: FileOpt, audit_log: AuditOpt = None,
     _audit(audit_log)
     dry = opts.dry_run
     outcome, values = _run(spec, opts, plan=dry, progress=not dry, yes=yes,
-                           upgrade_instances=upgrade_instances)
+                           upgrade_instances=upgrade_instances, prune=prune)
     _report(opts, outcome, values, dry_run=dry)
 
 

@@ -260,3 +260,22 @@ class GraphOps:
         await self.graph.call("DELETE", f"/oauth2PermissionGrants/{grant_id}",
                               obj=f"delegated permission grant {label}",
                               needs=PERMISSIONS["oauth2PermissionGrant"], missing_ok=True)
+
+    # --- password / certificate credentials (up --prune) ---------------------------------------------
+    async def add_password(self, object_id: str, display_name: str, *, label: str) -> dict:
+        """Microsoft Graph: application: addPassword; the secret is in this answer only."""
+        response = await self.graph.call("POST", f"/applications/{object_id}/addPassword",
+                                         body={"passwordCredential": {"displayName": display_name}},
+                                         obj=f"password credential {label}", needs=PERMISSIONS["application"])
+        return response.body if isinstance(getattr(response, "body", None), dict) else {}
+
+    async def remove_password(self, object_id: str, key_id: str, *, label: str) -> None:
+        """Microsoft Graph: application: removePassword (an unknown keyId answers 404: done)."""
+        await self.graph.call("POST", f"/applications/{object_id}/removePassword", body={"keyId": key_id},
+                              obj=f"password credential {label}", needs=PERMISSIONS["application"],
+                              missing_ok=True)
+
+    async def set_key_credentials(self, object_id: str, keys: list[dict], *, label: str) -> None:
+        """Microsoft Graph: Update application - ``keyCredentials`` replaces the whole list."""
+        await self.graph.call("PATCH", f"/applications/{object_id}", body={"keyCredentials": keys},
+                              obj=f"certificate credential {label}", needs=PERMISSIONS["application"])

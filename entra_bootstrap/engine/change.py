@@ -10,11 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-ACTIONS = ("create", "update", "delete", "unchanged")
-PAST = {"create": "created", "update": "updated", "delete": "deleted", "unchanged": "unchanged"}
+# ``undeclared``: an object the app holds that the file does not declare (steps/undeclared.py):
+# shown as ``!`` "not in file"; not a change (``changed`` is False: ``up`` leaves it alone and
+# ``plan --detailed-exitcode`` ignores it); ``verify`` fails on it; ``up --prune`` deletes it.
+ACTIONS = ("create", "update", "delete", "unchanged", "undeclared")
+PAST = {"create": "created", "update": "updated", "delete": "deleted", "unchanged": "unchanged",
+        "undeclared": "not in file"}
 FUTURE = {"create": "would create", "update": "would update", "delete": "would delete",
-          "unchanged": "unchanged"}
-SYMBOL = {"create": "+", "update": "~", "delete": "-", "unchanged": "="}
+          "unchanged": "unchanged", "undeclared": "not in file"}
+SYMBOL = {"create": "+", "update": "~", "delete": "-", "unchanged": "=", "undeclared": "!"}
 
 
 class _Planned(dict):
@@ -39,7 +43,7 @@ class Change:
 
     kind: str                         # application, servicePrincipal, federatedIdentityCredential, ...
     name: str                         # how the user names it
-    action: str                       # create | update | delete | unchanged
+    action: str                       # create | update | delete | unchanged | undeclared
     ids: dict[str, str] = field(default_factory=dict)
     reason: str = ""
     fields: tuple[str, ...] = ()      # the managed fields that differ (update)
@@ -55,7 +59,7 @@ class Change:
 
     @property
     def changed(self) -> bool:
-        return self.action != "unchanged"
+        return self.action not in ("unchanged", "undeclared")
 
     @property
     def outcome(self) -> str:

@@ -40,6 +40,7 @@ class BuildContext:
     present: bool = True                          # up/plan; False for down
     confirm: Callable[[Any], None] | None = None  # asked before a disruptive write (container group)
     upgrade_instances: bool = False               # --upgrade-instances: scale sets with a Manual policy
+    prune: bool = False                           # --prune: remove what the apps hold undeclared
 
 
 @dataclass(frozen=True)

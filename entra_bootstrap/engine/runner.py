@@ -68,9 +68,11 @@ class Outcome:
 
 # --- building the chains from the registry ------------------------------------------------------
 def build(spec, kinds: Sequence[StepKind], *, destroy: bool = False,
-          confirm: Callable | None = None, upgrade_instances: bool = False) -> list[list[Chain]]:
+          confirm: Callable | None = None, upgrade_instances: bool = False,
+          prune: bool = False) -> list[list[Chain]]:
     """The phases of chains for ``up``/``plan`` (or ``down`` when ``destroy``)."""
-    ctx = BuildContext(present=not destroy, confirm=confirm, upgrade_instances=upgrade_instances)
+    ctx = BuildContext(present=not destroy, confirm=confirm, upgrade_instances=upgrade_instances,
+                       prune=prune)
     chains: dict[tuple[int, str], Chain] = {}
     for kind in (reversed(kinds) if destroy else kinds):
         phase = kind.down_phase if destroy else kind.phase
@@ -92,9 +94,11 @@ async def check(spec, session, kinds: Sequence[StepKind]) -> None:
 # --- running them -------------------------------------------------------------------------------
 async def run(spec, session, kinds: Sequence[StepKind], *, plan: bool, destroy: bool = False,
               on_change: Callable[[Change], None] | None = None,
-              confirm: Callable | None = None, upgrade_instances: bool = False) -> Outcome:
+              confirm: Callable | None = None, upgrade_instances: bool = False,
+              prune: bool = False) -> Outcome:
     """Check everything, then run every phase; a failed chain stops only itself."""
-    phases = build(spec, kinds, destroy=destroy, confirm=confirm, upgrade_instances=upgrade_instances)
+    phases = build(spec, kinds, destroy=destroy, confirm=confirm, upgrade_instances=upgrade_instances,
+                   prune=prune)
     if not destroy:
         try:
             await check(spec, session, kinds)

@@ -133,6 +133,7 @@ class AppSpec(_Parts):
     permissions: tuple[PermissionSpec, ...] = ()
     federations: tuple[FederationSpec, ...] = ()
     protect: bool = False                       # down leaves it and what belongs to it
+    allow_undeclared: tuple[str, ...] = ()      # categories verify lets pass (steps/undeclared.py)
     line: int | None = None
     parts: tuple[tuple[str, tuple[dict, ...]], ...] = field(default=(), compare=False)
 

@@ -219,6 +219,21 @@ def check_privileged_roles(names: Iterable[str], allow: bool) -> None:
                         "true in a file) if this is really intended")
 
 
+# --- undeclared access (steps/undeclared.py) ----------------------------------------------------
+UNDECLARED_CATEGORIES = ("owners", "federations", "permissions", "app_roles", "scopes", "credentials")
+
+
+def check_undeclared_category(value: str, option: str | None = None) -> str:
+    """One ``allow_undeclared`` value: a category of undeclared access (lower-cased);
+    ``BadUndeclaredCategory``. A privileged Microsoft Graph role is never allowed this way."""
+    name = (value or "").strip().lower()
+    if name not in UNDECLARED_CATEGORIES:
+        raise _refuse("BadUndeclaredCategory", option,
+                      f"'{value}' is not a category of undeclared access",
+                      f"use some of {', '.join(UNDECLARED_CATEGORIES)}")
+    return name
+
+
 # --- clouds -----------------------------------------------------------------------------------
 CLOUDS = ("public", "usgov", "china", "custom")
 

@@ -228,7 +228,8 @@ class _Reader:
         d = self.table(raw, path, {"unique_name": "str", "display_name": "str",
                                    "sign_in_audience": "str", "owners": "strs", "consent": "bool",
                                    "allow_privileged": "bool", "permission": "tables",
-                                   "federation": "tables", "protect": "bool", **self.declared("app")},
+                                   "federation": "tables", "protect": "bool",
+                                   "allow_undeclared": "strs", **self.declared("app")},
                        required=("unique_name",))
         if "unique_name" not in d:
             return None
@@ -247,6 +248,9 @@ class _Reader:
                      if (f := self.federation(raw_f, path + ("federation", i))))
         self.duplicates([f.name for f in feds], path + ("federation",), "name")
         self.rule(path + ("federation",), rules.check_credential_count, len(feds))
+        allow_undeclared = tuple(c for i, v in enumerate(d.get("allow_undeclared", []))
+                                 if (c := self.rule(path + ("allow_undeclared", i),
+                                                    rules.check_undeclared_category, v)))
         allow = d.get("allow_privileged", False) or self.allow_privileged
         if d.get("consent", False):
             for i, perm in enumerate(perms):
@@ -256,7 +260,7 @@ class _Reader:
                        sign_in_audience=audience, owners=owners,
                        consent=d.get("consent", False), allow_privileged=allow,
                        permissions=perms, federations=feds, protect=d.get("protect", False),
-                       line=self.index.line_of(path),
+                       allow_undeclared=allow_undeclared, line=self.index.line_of(path),
                        parts=self.parts("app", d, path))
 
     def owner(self, ref: str, path: tuple) -> OwnerRef | None:

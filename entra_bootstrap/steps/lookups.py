@@ -86,6 +86,16 @@ async def find_service_principal(session, app_id: str, *, retry: bool = False) -
     return sp
 
 
+async def service_principal_by_id(session, object_id: str) -> dict | None:
+    """A service principal by object id (memoised), e.g. the resource of an app role assignment
+    or of a grant; None when there is none."""
+    key = ("sp-id", object_id.lower())
+    if key not in session.memo:
+        session.memo[key] = await session.graph_ops.get_service_principal(object_id, what="API") \
+            if object_id else None
+    return session.memo[key]
+
+
 def remember_service_principal(session, app_id: str, sp: dict | None) -> None:
     key = ("sp", app_id.lower())
     if sp is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..engine.kind import StepKind
 from . import (application, consent, federation, identity_grant, owners, permissions, role_assignment,
-               service_principal, user_identity, vm_identity)
+               service_principal, undeclared, user_identity, vm_identity)
 
 KINDS: tuple[StepKind, ...] = (
     user_identity.STEP,
@@ -22,6 +22,7 @@ KINDS: tuple[StepKind, ...] = (
     federation.STEP,
     identity_grant.STEP,       # [[identity.permission]]: app roles granted to the identity itself
     *role_assignment.KINDS,    # Azure roles: [[identity.role_assignment]], [[app.role_assignment]]
+    undeclared.STEP,           # last in the app's links chain: what the app holds undeclared (! not in file)
 )
 
 

@@ -17,7 +17,7 @@ Sources: the Microsoft Graph v1.0 API reference — "Create application", "Upser
 federatedIdentityCredential", "federatedIdentityCredential resource type", "Add owner", "Create
 servicePrincipal", "Upsert servicePrincipal", "Grant an appRoleAssignment to a service principal",
 "Create oAuth2PermissionGrant", "Update oAuth2PermissionGrant" — and Entra ID: "Grant tenant-wide
-admin consent to an application". Not emulated: soft delete (deletedItems), addPassword/addKey,
+admin consent to an application". Not emulated: soft delete (deletedItems), addKey/removeKey,
 logo, extension properties, flexible (beta) FICs, users and groups as principals, policies.
 """
 

@@ -13,7 +13,7 @@ its ``roles`` against the row's ``permissions.Needs`` (403 before any lookup), t
 handler with the captured segments.
 
 Not emulated (501): users, groups and every other Graph resource, /beta, $batch, $orderby,
-$search, $expand, $count, addPassword/addKey, deleted items (deletes are hard deletes).
+$search, $expand, $count, addKey/removeKey (keyCredentials are set with PATCH), deleted items (deletes are hard deletes).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from ..auth import authenticate
 from ..http import not_emulated, world_of
 from . import app_role_assignments as assignments
 from . import applications, device_management, directory_objects, owners
+from . import password_credentials as passwords
 from . import federated_identity_credentials as fics
 from . import oauth2_permission_grants as grants
 from . import service_principals as sps
@@ -47,6 +48,8 @@ ROUTES: list[tuple[str, str, Handler, Needs]] = [
     ("GET", "/applications/{app}", applications.get_application, READ),
     ("PATCH", "/applications/{app}", applications.patch_application, WRITE),
     ("DELETE", "/applications/{app}", applications.delete_application, WRITE),
+    ("POST", "/applications/{app}/addPassword", passwords.add_password, WRITE),
+    ("POST", "/applications/{app}/removePassword", passwords.remove_password, WRITE),
     ("GET", "/applications/{app}/federatedIdentityCredentials", fics.list_fics, READ),
     ("POST", "/applications/{app}/federatedIdentityCredentials", fics.create_fic, WRITE),
     ("GET", "/applications/{app}/federatedIdentityCredentials/{fic}", fics.get_fic, READ),
