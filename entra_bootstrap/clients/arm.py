@@ -212,6 +212,11 @@ def _raw(pipeline_response, deserialized, headers):
     return json.loads(body) if body else None
 
 
+def _raw_and_status(pipeline_response, deserialized, headers):
+    """``cls=`` hook: (the body as ARM sent it, the HTTP status) - 201 tells a create from an update."""
+    return _raw(pipeline_response, deserialized, headers), pipeline_response.http_response.status_code
+
+
 def _raw_items(items):
     """``cls=`` hook of a paged list: each page's items in ARM's own JSON shape (not models)."""
     return [i.serialize(keep_readonly=True) if hasattr(i, "serialize") else i for i in items]
@@ -404,12 +409,14 @@ class ArmClient:
         return await self.call(lambda: ops.get(ref.resource_group, ref.name, cls=_raw),
                                what=f"GET {obj}", obj=obj, missing_ok=missing_ok)
 
-    async def put_identity(self, ref: IdentityRef, body: dict) -> dict:
+    async def put_identity(self, ref: IdentityRef, body: dict) -> tuple[dict, bool]:
+        """Create or update (ARM: 201 created, 200 updated): (the identity as ARM answered, created?)."""
         ops = self._identity_ops(ref.subscription_id)
         obj = f"user-assigned identity '{ref.name}' in resource group '{ref.resource_group}'"
-        return await self.call(
-            lambda: ops.create_or_update(ref.resource_group, ref.name, _json_bytes(body), cls=_raw),
+        saved, status = await self.call(
+            lambda: ops.create_or_update(ref.resource_group, ref.name, _json_bytes(body), cls=_raw_and_status),
             what=f"PUT {obj}", obj=obj, needs=role_phrase(ROLE_MI_CONTRIBUTOR))
+        return saved, status == 201
 
     async def delete_identity(self, ref: IdentityRef) -> None:
         ops = self._identity_ops(ref.subscription_id)

@@ -85,9 +85,13 @@ class UserIdentityStep:
                 out.append(change)
                 continue
             body = {"location": self._location, "tags": change.after["tags"]}
-            saved = await arm(session).put_identity(self.ref, body)
+            saved, created = await arm(session).put_identity(self.ref, body)
             remember_user_assigned_identity(session, self.ref, saved)
             self.result = UserAssignedIdentity.from_arm(self.ref, saved)
+            if change.action == "create" and not created:
+                # Another run created it between this run's read and its write: say so, never a
+                # second "created" for one identity (ARM answered 200, not 201).
+                change = Change(KIND, change.name, "unchanged", reason="created meanwhile by another run")
             change.ids = _ids(saved)
             change.applied = True
             out.append(change)
