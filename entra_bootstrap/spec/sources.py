@@ -100,6 +100,17 @@ def bad(key: str | None, message: str, fix: str | None = None, code: str = "BadF
     return key, RuleError(code, message, fix)
 
 
+def exactly_one(fed, names, which: tuple[str, ...], what: str, flags_example: str,
+                file_example: str) -> list[Found]:
+    """A CI source's ref: exactly one of ``which`` (branch, tag, ...) is set."""
+    picks = [k for k in which if fed.get(k) is not None]
+    if len(picks) == 1:
+        return []
+    got = f" (got {', '.join(names.set(k) for k in picks)})" if picks else ""
+    return [bad(None, f"a {what} credential needs exactly one of {names.one_of(which)}" + got,
+                "e.g. " + (flags_example if names.flags else file_example))]
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-_")
 
@@ -214,13 +225,8 @@ class GitHub(Source):
 
     def check(self, fed, names):
         found = attempt("github", rules.check_github_repo, fed.github, names.option("github"))
-        picks = [k for k in self.WHICH if fed.get(k) is not None]
-        if len(picks) != 1:
-            got = f" (got {', '.join(names.set(k) for k in picks)})" if picks else ""
-            found.append(bad(None, f"a github credential needs exactly one of {names.one_of(self.WHICH)}"
-                                   + got, "e.g. " + ("--github contoso/infra --branch main" if names.flags
-                                                     else 'github = "contoso/infra" and branch = "main"')))
-        return found
+        return found + exactly_one(fed, names, self.WHICH, "github", "--github contoso/infra --branch main",
+                                   'github = "contoso/infra" and branch = "main"')
 
     def usage(self, names):
         return f"{names.source(self)} (with one of {names.one_of(self.WHICH)})"
@@ -264,13 +270,8 @@ class GitLab(Source):
         if fed.gitlab_url is not None:
             found += attempt("gitlab_url", rules.check_https_url, fed.gitlab_url, names.option("gitlab_url"),
                              "GitLab instance's URL")
-        picks = [k for k in self.WHICH if fed.get(k) is not None]
-        if len(picks) != 1:
-            got = f" (got {', '.join(names.set(k) for k in picks)})" if picks else ""
-            found.append(bad(None, f"a gitlab credential needs exactly one of {names.one_of(self.WHICH)}"
-                                   + got, "e.g. " + ("--gitlab mygroup/myproject --branch main" if names.flags
-                                                     else 'gitlab = "mygroup/myproject" and branch = "main"')))
-        return found
+        return found + exactly_one(fed, names, self.WHICH, "gitlab", "--gitlab mygroup/myproject --branch main",
+                                   'gitlab = "mygroup/myproject" and branch = "main"')
 
     def usage(self, names):
         return f"{names.source(self)} (with {names.one_of(self.WHICH)})"
